@@ -1,0 +1,41 @@
+# The course's commands. `make demo` and `make test` set everything up on a fresh clone.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.installed
+# Jupyter refuses to run as root unless told it may (containers, CI machines).
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: venv demo test test-unit test-notebooks lab exercises lock clean-runs
+
+venv: $(STAMP)
+
+# The pinned stack (requirements.lock) and the course package, installed with uv, bytecode compiled.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+# Every lecture notebook at its CPU demo size on the sample data set; results under runs/demo/.
+demo: $(STAMP)
+	$(BIN)/python -m inpaint_lib.course demo
+
+# Unit tests, then the notebooks and solutions under nbval (their assert cells are the checks).
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax notebooks solutions -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(ROOT_FLAG)
+
+lock:
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.lock
+
+clean-runs:
+	rm -rf runs/demo

@@ -1,0 +1,72 @@
+"""The lecture sequence, and ``make demo``: run every notebook at its CPU demo size.
+
+    python -m inpaint_lib.course demo [--out runs/demo] [--only 00 01]
+    python -m inpaint_lib.course list
+
+Each notebook is executed by papermill with its own defaults (the CPU demo) and
+``run_dir=<out>/<notebook name>``; the executed notebook is written beside its run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .utils import REPO_ROOT
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+
+
+def lecture_notebooks() -> list[Path]:
+    """The notebooks ``NN_topic.ipynb`` in course order (only those that exist)."""
+    return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_notebook(notebook: Path, out: Path, parameters: dict | None = None) -> Path:
+    """Execute ``notebook`` with papermill; returns the path of the executed copy."""
+    import papermill
+
+    run = out / notebook.stem
+    run.mkdir(parents=True, exist_ok=True)
+    executed = out / notebook.name
+    papermill.execute_notebook(str(notebook), str(executed), parameters={"run_dir": str(run), **(parameters or {})},
+                               cwd=str(notebook.parent), kernel_name="python3", progress_bar=True)
+    return executed
+
+
+def demo(out: Path, only: list[str] | None = None) -> int:
+    notebooks = [nb for nb in lecture_notebooks() if not only or nb.name[:2] in only]
+    out.mkdir(parents=True, exist_ok=True)
+    timings = []
+    for nb in notebooks:
+        print(f"--- {nb.name}", flush=True)
+        start = time.perf_counter()
+        executed = run_notebook(nb, out)
+        timings.append((executed, time.perf_counter() - start))
+    print("\nDone. Executed notebooks, figures and logs:")
+    for executed, seconds in timings:
+        print(f"  {executed.relative_to(REPO_ROOT) if executed.is_relative_to(REPO_ROOT) else executed}"
+              f"   ({seconds:.0f} s; its files in {executed.with_suffix('').name}/)")
+    print(f"Open them with `make lab`, or look at the PNG files under {out}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inpaint_lib.course")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("demo", help="run every lecture notebook at its demo size")
+    run.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "demo")
+    run.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 00 03")
+    sub.add_parser("list", help="the lecture notebooks in order")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for nb in lecture_notebooks():
+            print(nb.relative_to(REPO_ROOT))
+        return 0
+    return demo(args.out.resolve(), args.only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The canonical npz store: where data sets live, how they are checked, read and written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SHAPE = (32, 32, 3)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# name -> (splits, how to obtain it)
+DATASETS: dict[str, tuple[tuple[str, ...], str]] = {
+    "sample": (("train", "test"),
+               "it is built offline on first use: run `python -m inpaint_lib.data build-sample`"),
+    "imagenet32": (("train", "val"),
+                   "download the 32x32 downsampled ImageNet (npz batches or the PNG tarballs of "
+                   "image-net.org/small) and run `python -m inpaint_lib.data convert imagenet32 SRC`"),
+    "tinyimagenet32": (("train", "val"),
+                       "download tiny-imagenet-200.zip (Stanford CS231n) and run "
+                       "`python -m inpaint_lib.data convert tinyimagenet32 SRC`"),
+    "cifar10": (("train", "test"), "run `python -m inpaint_lib.data convert cifar10 --download`"),
+}
+
+
+class DataError(ValueError):
+    """A data file that exists but is not in the canonical format."""
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A data set (or split) that is not in the data root."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """``root`` if given, else ``$INPAINT_DATA``, else ``data/`` in the repository."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ.get("INPAINT_DATA") or REPO_ROOT / "data")
+
+
+def dataset_path(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
+    """``<root>/<dataset>/<split>.npz``, after checking that the data set and split are known."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
+    splits = DATASETS[dataset][0]
+    if split not in splits:
+        raise ValueError(f"data set {dataset!r} has no split {split!r}; its splits are {', '.join(splits)}")
+    return data_root(root) / dataset / f"{split}.npz"
+
+
+def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
+    """Check ``images`` is uint8 (N, 32, 32, 3); raise one clear :class:`DataError` line otherwise."""
+    if not isinstance(images, np.ndarray):
+        raise DataError(f"{source}: expected a numpy array, got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise DataError(f"{source}: images must be uint8 0..255, got {images.dtype}; convert with "
+                        "np.clip(x, 0, 255).astype(np.uint8) (or (x + 1) * 127.5 for [-1, 1] floats)")
+    if images.ndim != 4 or images.shape[3] != 3:
+        raise DataError(f"{source}: images must be (N, 32, 32, 3) RGB, got shape {images.shape}; "
+                        "channels go last and grayscale must be repeated to 3 channels")
+    if images.shape[1:3] != IMAGE_SHAPE[:2]:
+        raise DataError(f"{source}: images must be 32x32, got {images.shape[1]}x{images.shape[2]}; "
+                        "resize them with a converter (python -m inpaint_lib.data convert ...)")
+    if len(images) == 0:
+        raise DataError(f"{source}: holds no images")
+    return images
+
+
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "images" not in npz.files:
+                raise DataError(f"{path}: no 'images' array (has {', '.join(npz.files) or 'nothing'}); "
+                                "write it in the canonical format with inpaint_lib.data.save_split")
+            images = npz["images"]
+            labels = npz["labels"] if "labels" in npz.files else None
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path} is corrupt or truncated ({type(err).__name__}: {str(err)[:80]}); "
+                        "delete it and convert or download it again") from None
+    validate_images(images, str(path))
+    if labels is not None and (labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer)):
+        raise DataError(f"{path}: labels must be integers of shape ({len(images)},), got {labels.dtype} {labels.shape}")
+    return images, labels
+
+
+def _sample_path(split: str, root) -> Path:
+    """The sample set is read from the data root when it is there; otherwise it is built (once) in
+    the repository's own ``data/``, never in a data root that may be a shared, read-only folder."""
+    path = data_root(root) / "sample" / f"{split}.npz"
+    if path.exists():
+        return path
+    path = REPO_ROOT / "data" / "sample" / f"{split}.npz"
+    if not path.exists():
+        from .sample import build_sample
+        build_sample(REPO_ROOT / "data")
+    return path
+
+
+def load_split(dataset: str, split: str, root: str | os.PathLike | None = None,
+               with_labels: bool = False):
+    """Read ``<root>/<dataset>/<split>.npz``: uint8 images (N, 32, 32, 3) [and int64 labels or None].
+
+    The ``sample`` data set is built on first use (offline, a few seconds). Any other missing
+    data set raises :class:`DatasetNotFound` saying where it was looked for and how to get it.
+    """
+    path = dataset_path(dataset, split, root)
+    if dataset == "sample" and not path.exists():
+        path = _sample_path(split, root)
+    if not path.exists():
+        folder = path.parent
+        what = "is an empty folder" if folder.is_dir() and not any(folder.iterdir()) else "is not there"
+        raise DatasetNotFound(f"data set {dataset!r} split {split!r}: {path} {what} "
+                              f"(data root {data_root(root)}, set by $INPAINT_DATA); {DATASETS[dataset][1]}")
+    images, labels = read_npz(path)
+    if with_labels:
+        return images, (labels.astype(np.int64) if labels is not None else None)
+    return images
+
+
+def save_split(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray | None = None) -> Path:
+    """Write images (and labels) to ``path`` in the canonical format, atomically (temp + rename)."""
+    path = Path(path)
+    validate_images(images, str(path))
+    arrays = {"images": np.ascontiguousarray(images)}
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (len(images),):
+            raise DataError(f"{path}: {len(labels)} labels for {len(images)} images")
+        arrays["labels"] = labels
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

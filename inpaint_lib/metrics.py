@@ -1,0 +1,95 @@
+"""How close is a completion to the truth, measured on the missing region only.
+
+All functions take ``prediction`` and ``target`` as float tensors (B, 3, H, W) on the [-1, 1]
+scale and a mask (True = missing; (H, W) or (B, H, W), see :mod:`inpaint_lib.masks`), and
+return one value **per image**, shape (B,). Pixels that were given are never counted, so
+pasting the known half back in changes nothing. To report a data set, average over images
+(:mod:`inpaint_lib.evaluation` does); with the same mask for every image this equals the
+average over all missing sub-pixels of the data set.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .masks import _broadcast
+
+PSNR_MSE_FLOOR = 1e-10  # an exact completion would have infinite PSNR; this caps it at 106 dB
+SSIM_WINDOW = 7
+
+
+def _check(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ in shape; "
+                         "compare completions with the images they were made from")
+    weight = _broadcast(mask, target).expand_as(target).to(target.dtype)
+    if (weight.flatten(1).sum(1) == 0).any():
+        raise ValueError("the mask leaves nothing missing in some image; metrics are computed on missing pixels only")
+    return weight
+
+
+def _masked_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (values * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)
+
+
+def l1_x100(prediction, target, mask) -> torch.Tensor:
+    """``100 * mean |prediction - target|`` over the missing sub-pixels of each image, [-1, 1] scale.
+
+    The original study's unit (pix2pix's G_L1 is this, averaged over the whole image).
+    """
+    weight = _check(prediction, target, mask)
+    return 100.0 * _masked_mean((prediction - target).abs(), weight)
+
+
+def l1_255(prediction, target, mask) -> torch.Tensor:
+    """``mean |prediction - target|`` over the missing sub-pixels, in 0..255 pixel units (= l1_x100 * 1.275)."""
+    weight = _check(prediction, target, mask)
+    return 127.5 * _masked_mean((prediction - target).abs(), weight)
+
+
+def mse(prediction, target, mask) -> torch.Tensor:
+    """``mean (prediction - target)^2`` over the missing sub-pixels, on the [-1, 1] scale."""
+    weight = _check(prediction, target, mask)
+    return _masked_mean((prediction - target).square(), weight)
+
+
+def psnr(prediction, target, mask) -> torch.Tensor:
+    """``10 log10(range^2 / mse)`` in dB with range 2 on [-1, 1] (the same number as 255 on 0..255).
+
+    MSE is that of the missing region of each image, floored at ``PSNR_MSE_FLOOR``.
+    """
+    return 10.0 * torch.log10(4.0 / mse(prediction, target, mask).clamp_min(PSNR_MSE_FLOOR))
+
+
+def ssim(prediction, target, mask, window: int = SSIM_WINDOW) -> torch.Tensor:
+    """Mean structural similarity over every ``window`` x ``window`` window lying wholly in the missing region.
+
+    For each window and channel, with means mu, variances var (sample, /(n-1)) and covariance cov,
+    ``SSIM = (2 mu_p mu_t + C1)(2 cov + C2) / ((mu_p^2 + mu_t^2 + C1)(var_p + var_t + C2))``,
+    ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2``, ``L = 2`` (the [-1, 1] range), uniform 7x7 windows:
+    the settings of ``skimage.metrics.structural_similarity``, which gives the same number on the
+    cropped missing rectangle. Windows that touch a known pixel are left out, so the given half
+    cannot inflate the score. Images whose missing region holds no whole window get NaN.
+    """
+    weight = _check(prediction, target, mask)
+    c1, c2, n = (0.01 * 2) ** 2, (0.03 * 2) ** 2, window * window
+    p, t = prediction.float(), target.float()
+    mean = lambda x: F.avg_pool2d(x, window, stride=1)  # noqa: E731
+    mu_p, mu_t = mean(p), mean(t)
+    var_p = (mean(p * p) - mu_p * mu_p) * n / (n - 1)
+    var_t = (mean(t * t) - mu_t * mu_t) * n / (n - 1)
+    cov = (mean(p * t) - mu_p * mu_t) * n / (n - 1)
+    ssim_map = ((2 * mu_p * mu_t + c1) * (2 * cov + c2)) / ((mu_p ** 2 + mu_t ** 2 + c1) * (var_p + var_t + c2))
+    inside = (mean(weight.float()) > 1 - 1e-6).to(ssim_map.dtype)  # window wholly missing
+    count = inside.flatten(1).sum(1)
+    return torch.where(count > 0, (ssim_map * inside).flatten(1).sum(1) / count.clamp_min(1),
+                       torch.full_like(count, float("nan")))
+
+
+METRICS = {"l1_x100": l1_x100, "l1_255": l1_255, "mse": mse, "psnr": psnr, "ssim": ssim}
+
+
+def all_metrics(prediction, target, mask) -> dict[str, torch.Tensor]:
+    """Every metric of :data:`METRICS`, each per image (B,)."""
+    return {name: fn(prediction, target, mask) for name, fn in METRICS.items()}

@@ -1,0 +1,56 @@
+"""Seeding and device selection: the two things every notebook does first."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python's ``random``, numpy and torch (CPU and CUDA) with ``seed``.
+
+    Returns a CPU ``torch.Generator`` seeded the same way, for code that wants its own
+    stream of random numbers (data shuffling, sampling) independent of global state.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, else CPU; otherwise ``name`` is used as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available here; use device='cpu' or 'auto'")
+    return device
+
+
+def set_cpu_threads(threads: int | None = None) -> int:
+    """Use ``threads`` intra-op threads on the CPU (default: ``$INPAINT_THREADS`` or torch's own).
+
+    Returns the number now in use.
+    """
+    if threads is None and os.environ.get("INPAINT_THREADS"):
+        threads = int(os.environ["INPAINT_THREADS"])
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_dir(name: str, root: str | os.PathLike | None = None):
+    """``runs/<name>/`` in the repository (or under ``root``), created: where a run writes everything."""
+    path = Path(root) / name if root is not None else REPO_ROOT / "runs" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

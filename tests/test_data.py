@@ -1,0 +1,158 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from inpaint_lib import data
+from inpaint_lib.data import (BatchLoader, DataError, DatasetNotFound, ImageDataset, load_split, make_loader,
+                              save_split, to_float, to_uint8)
+from inpaint_lib.data.sample import sample_arrays
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def random_images(n, seed=0, shape=(32, 32, 3)):
+    return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
+
+
+def test_round_trip_through_the_canonical_format(data_root):
+    images, labels = random_images(7), np.arange(7)
+    save_split(data_root / "cifar10" / "train.npz", images, labels)
+    got, got_labels = load_split("cifar10", "train", with_labels=True)
+    assert np.array_equal(got, images) and got_labels.dtype == np.int64 and np.array_equal(got_labels, labels)
+
+
+@pytest.mark.parametrize("images, message", [
+    (random_images(2, shape=(28, 28, 3)), "must be 32x32"),
+    (random_images(2, shape=(32, 32, 1)), "(N, 32, 32, 3) RGB"),
+    (random_images(2, shape=(3, 32, 32)), "(N, 32, 32, 3) RGB"),
+    (random_images(2).astype(np.float32), "must be uint8"),
+])
+def test_bad_images_in_an_npz_give_one_clear_line(data_root, images, message):
+    (data_root / "cifar10").mkdir()
+    np.savez(data_root / "cifar10" / "train.npz", images=images)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
+        load_split("cifar10", "train")
+    assert "\n" not in str(err.value)
+
+
+def test_corrupt_and_truncated_files(data_root):
+    folder = data_root / "cifar10"
+    folder.mkdir()
+    save_split(folder / "train.npz", random_images(50))
+    raw = (folder / "train.npz").read_bytes()
+    (folder / "train.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        load_split("cifar10", "train")
+    (folder / "test.npz").write_bytes(b"this is not an npz file")
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        load_split("cifar10", "test")
+    np.savez(folder / "test.npz", pixels=random_images(2))
+    with pytest.raises(DataError, match="no 'images' array"):
+        load_split("cifar10", "test")
+
+
+def test_pickled_arrays_are_refused(data_root):
+    (data_root / "cifar10").mkdir()
+    np.savez(data_root / "cifar10" / "train.npz", images=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DataError):
+        load_split("cifar10", "train")
+
+
+def test_unknown_names_and_missing_data_sets(data_root):
+    with pytest.raises(ValueError, match="unknown data set 'imagenet64'; choose one of"):
+        load_split("imagenet64", "train")
+    with pytest.raises(ValueError, match="has no split 'valid'"):
+        load_split("imagenet32", "valid")
+    with pytest.raises(DatasetNotFound) as err:
+        load_split("imagenet32", "train")
+    message = str(err.value)
+    assert "INPAINT_DATA" in message and str(data_root) in message and "convert imagenet32" in message
+    (data_root / "tinyimagenet32").mkdir()
+    with pytest.raises(DatasetNotFound, match="is an empty folder"):
+        load_split("tinyimagenet32", "val")
+
+
+def test_to_float_and_back_are_exact():
+    images = random_images(5)
+    x = to_float(images)
+    assert x.shape == (5, 3, 32, 32) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    assert to_float(np.array([[[[0, 255, 128]]]], dtype=np.uint8)).flatten().tolist() == pytest.approx([-1.0, 1.0, 128 / 127.5 - 1], abs=1e-6)
+    assert np.array_equal(to_uint8(x).numpy(), images)
+    with pytest.raises(ValueError, match="uint8 images of shape"):
+        to_float(images.astype(np.float32))
+
+
+def test_sample_set_is_deterministic_split_by_place_and_sizeable():
+    first, second = sample_arrays(), sample_arrays()
+    for split in ("train", "test"):
+        assert np.array_equal(first[split], second[split])
+    assert len(first["train"]) > 5000 and len(first["test"]) > 1000
+    train_keys = {img.tobytes() for img in first["train"]}
+    assert not any(img.tobytes() in train_keys for img in first["test"])
+    assert first["train"].reshape(-1, 3072).std(axis=1).min() >= 6.0  # near-constant crops are dropped
+
+
+def test_sample_set_is_built_on_first_use_in_the_repository(data_root):
+    images = load_split("sample", "test")
+    assert images.dtype == np.uint8 and images.shape[1:] == (32, 32, 3)
+    assert not (data_root / "sample").exists()  # a data root may be shared and read-only: never written
+
+
+def test_batch_loader_shapes_order_and_reproducibility():
+    images = random_images(10)
+    loader = BatchLoader(images, batch_size=4, shuffle=True, seed=3)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [len(b) for b in batches] == [4, 4, 2] and batches[0].shape[1:] == (3, 32, 32)
+    again = torch.cat(list(BatchLoader(images, batch_size=4, shuffle=True, seed=3)))
+    assert torch.equal(torch.cat(batches), again)
+    loader.set_epoch(1)
+    assert not torch.equal(torch.cat(list(loader)), again)
+    assert torch.equal(torch.sort(torch.cat(list(loader)).flatten(1), dim=0)[0],
+                       torch.sort(to_float(images).flatten(1), dim=0)[0])
+    assert len(BatchLoader(images, batch_size=4, drop_last=True)) == 2
+    plain = torch.cat(list(BatchLoader(images, batch_size=3, shuffle=False)))
+    assert torch.equal(plain, to_float(images))
+
+
+def test_ranks_share_every_epoch_without_overlap():
+    images = random_images(12)
+    shares = [BatchLoader(images, 2, seed=1, rank=r, world_size=2).order() for r in range(2)]
+    assert len(shares[0]) == len(shares[1]) == 6
+    assert sorted(torch.cat(shares).tolist()) == list(range(12))
+
+
+def test_make_loader_subset_is_seeded(data_root):
+    save_split(data_root / "cifar10" / "test.npz", random_images(40))
+    a = make_loader("cifar10", "test", 8, shuffle=False, subset=10, seed=5)
+    b = make_loader("cifar10", "test", 8, shuffle=False, subset=10, seed=5)
+    c = make_loader("cifar10", "test", 8, shuffle=False, subset=10, seed=6)
+    assert len(a.images) == 10 and torch.equal(a.images, b.images) and not torch.equal(a.images, c.images)
+    with pytest.raises(ValueError, match="subset must be a positive"):
+        make_loader("cifar10", "test", 8, subset=0)
+
+
+def test_image_dataset_items():
+    images = random_images(3)
+    ds = ImageDataset(images)
+    assert len(ds) == 3 and torch.equal(ds[1], to_float(images)[1])
+
+
+def test_real_tiny_imagenet(real_data_root):
+    images, labels = load_split("tinyimagenet32", "val", root=real_data_root, with_labels=True)
+    assert images.shape == (10_000, 32, 32, 3) and labels.min() == 0 and labels.max() == 199
+    assert np.bincount(labels).tolist() == [50] * 200
+
+
+def test_cli_lists_data_sets(data_root):
+    save_split(data_root / "cifar10" / "test.npz", random_images(3))
+    out = subprocess.run([sys.executable, "-m", "inpaint_lib.data", "--root", str(data_root), "list"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "cifar10" in out and "3 images" in out and "missing" in out
+    bad = subprocess.run([sys.executable, "-m", "inpaint_lib.data", "--root", str(data_root), "convert",
+                          "tinyimagenet32", str(data_root / "nowhere")], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
