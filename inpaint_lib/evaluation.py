@@ -142,3 +142,12 @@ class ResultsTable:
                     return v
         with open(path, newline="") as f:
             return cls([{k: (v if k in cls.KEY else parse(v)) for k, v in row.items()} for row in csv.DictReader(f)])
+
+
+def results_path(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
+    """The course's shared results table for one split: ``runs/results/<dataset>_<split>.csv``.
+
+    Notebooks 01, 02, 03 and 06 each add their methods' rows to it.
+    """
+    from .utils import REPO_ROOT
+    return (Path(root) if root is not None else REPO_ROOT / "runs" / "results") / f"{dataset}_{split}.csv"

@@ -1,0 +1,67 @@
+"""The course's own conventions: one pinned stack, clean notebooks, CI that runs the README's command."""
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "solutions").glob("*.ipynb"))
+
+
+def lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version.split(";")[0].strip()
+    return pins
+
+
+def test_every_top_level_requirement_is_pinned_in_the_lock():
+    pins = lock_pins()
+    for line in (REPO / "requirements.in").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        name = re.split(r"[=<>!~\[ ]", line)[0].lower()
+        assert name in pins, f"{name} is in requirements.in but not pinned in requirements.lock (make lock)"
+        if "==" in line:
+            assert pins[name] == line.split("==")[1], f"{name}: requirements.in and the lock disagree"
+
+
+def test_environment_yml_describes_the_same_stack():
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
+    assert "-r requirements.lock" in pip_section, "conda must install the same pins as the venv"
+    assert re.search(r"^PYTHON \?= python3\.11$", (REPO / "Makefile").read_text(), re.M)
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert "make test" in (REPO / "README.md").read_text() and "make demo" in (REPO / "README.md").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test:.*\n(\t.*\n)*\t.*pytest --nbval.* notebooks solutions", makefile, re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3", "other kernels are not installed (NoSuchKernel)"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "strip the outputs"
+    tagged = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
+    if path.parent.name == "notebooks":
+        assert re.match(r"\d\d_[a-z0-9_]+\.ipynb$", path.name)
+        assert tagged == [1], "the first code cell after the imports is the tagged parameters cell"
+    for i in tagged:
+        for node in ast.parse(code[i].source).body:
+            assert isinstance(node, ast.Assign), f"parameters cell of {path.name}: only assignments"
+            ast.literal_eval(node.value)  # literals only: papermill overrides must be the whole story
+        assert "run_dir" in code[i].source if path.parent.name == "notebooks" else True
