@@ -65,3 +65,13 @@ def test_notebook_conventions(path):
             assert isinstance(node, ast.Assign), f"parameters cell of {path.name}: only assignments"
             ast.literal_eval(node.value)  # literals only: papermill overrides must be the whole story
         assert "run_dir" in code[i].source if path.parent.name == "notebooks" else True
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "notebooks"], ids=lambda p: p.name)
+def test_papermill_sees_every_parameter(path):
+    """papermill must parse each line of the parameters cell, or `-p name value` is silently ignored."""
+    import papermill
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [n.targets[0].id for n in ast.parse(cell.source).body]
+    assert list(papermill.inspect_notebook(str(path))) == assigned
