@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Jupyter refuses to run as root unless told it may (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv demo test test-unit test-notebooks lab exercises lock clean-runs
+.PHONY: venv demo test test-unit lab exercises lock clean-runs
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# exercises/ is generated from solutions/ (never edited by hand).
+exercises: $(STAMP)
+	$(BIN)/python -m inpaint_lib.exercises
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG)
