@@ -119,11 +119,21 @@ def test_batch_loader_shapes_order_and_reproducibility():
     assert torch.equal(plain, to_float(images))
 
 
-def test_ranks_share_every_epoch_without_overlap():
+def test_ranks_split_each_global_batch():
     images = random_images(12)
-    shares = [BatchLoader(images, 2, seed=1, rank=r, world_size=2).order() for r in range(2)]
-    assert len(shares[0]) == len(shares[1]) == 6
-    assert sorted(torch.cat(shares).tolist()) == list(range(12))
+    single = list(BatchLoader(images, 4, seed=1))
+    shares = [list(BatchLoader(images, 4, seed=1, rank=r, world_size=2)) for r in range(2)]
+    for j, batch in enumerate(single):
+        together = torch.cat([shares[0][j], shares[1][j]])
+        assert torch.equal(torch.sort(together.flatten(1), dim=0)[0], torch.sort(batch.flatten(1), dim=0)[0])
+    with pytest.raises(ValueError, match="multiple of the 2 processes"):
+        BatchLoader(images, 3, world_size=2)
+
+
+def test_batches_can_start_part_way_through_an_epoch():
+    loader = BatchLoader(random_images(10), 3, seed=2)
+    loader.set_epoch(4)
+    assert all(torch.equal(a, b) for a, b in zip(list(loader)[2:], loader.batches(start=2)))
 
 
 def test_make_loader_subset_is_seeded(data_root):

@@ -44,14 +44,16 @@ class BatchLoader:
     """Iterate over ``images`` in batches of float tensors (B, 3, 32, 32) in [-1, 1].
 
     With ``shuffle`` the order of epoch ``e`` is ``randperm(N)`` from a generator seeded with
-    ``seed + e``; call :meth:`set_epoch` before iterating (training loops do). ``rank`` and
-    ``world_size`` give each of several processes its own equal share of every batch order.
+    ``seed + e``; call :meth:`set_epoch` before iterating (training loops do). With several
+    processes (``world_size`` > 1), global batch ``j`` is cut exactly as for one process and
+    process ``rank`` takes its rows ``rank::world_size``: the processes together see what one
+    process would, which is what makes data-parallel training equal to single-process training.
     """
 
     def __init__(self, images: np.ndarray, batch_size: int, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = False, device: str | torch.device = "cpu", rank: int = 0, world_size: int = 1):
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if batch_size <= 0 or batch_size % world_size:
+            raise ValueError(f"batch_size must be a positive multiple of the {world_size} processes, got {batch_size}")
         self.images = torch.from_numpy(validate_images(images))
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.drop_last, self.device = drop_last, torch.device(device)
@@ -62,21 +64,25 @@ class BatchLoader:
         self.epoch = epoch
 
     def order(self) -> torch.Tensor:
-        """The indices this process visits in the current epoch, in order."""
+        """The indices of the current epoch, in the order all processes together visit them."""
         n = len(self.images)
-        order = (torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-                 if self.shuffle else torch.arange(n))
-        return order[self.rank::self.world_size] if self.world_size > 1 else order
+        if not self.shuffle:
+            return torch.arange(n)
+        return torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
 
     def __len__(self) -> int:
-        n = len(self.images) // self.world_size if self.world_size > 1 else len(self.images)
+        n = len(self.images)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self):
+    def batches(self, start: int = 0):
+        """The batches of the current epoch from batch number ``start`` on (a resumed run skips the rest)."""
         order = self.order()
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            batch = self.images[order[start: start + self.batch_size]]
-            yield to_float(batch.to(self.device, non_blocking=True))
+        for number in range(start, len(self)):
+            rows = order[number * self.batch_size: (number + 1) * self.batch_size][self.rank::self.world_size]
+            yield to_float(self.images[rows].to(self.device, non_blocking=True))
+
+    def __iter__(self):
+        return self.batches()
 
 
 def make_loader(dataset: str, split: str, batch_size: int, shuffle: bool = True, subset: int | None = None,
