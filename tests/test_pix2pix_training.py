@@ -1,0 +1,228 @@
+"""Pix2Pix training core and CLI: learning, logging, exact resumption, clear errors."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from inpaint_lib.checkpoint import save_checkpoint
+from inpaint_lib.data import save_split
+from inpaint_lib.evaluation import evaluate
+from inpaint_lib.pix2pix_training import (PRESETS, Pix2PixTrainer, load_trainer, lr_factor, make_config,
+                                          read_log)
+from inpaint_lib.train import main as cli_main
+from inpaint_lib.train import parse_value
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def smooth_images(n: int, seed: int) -> np.ndarray:
+    """Horizontal colour ramps plus a little noise: the lower half follows from the upper half."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, 32)[None, :, None, None]
+    left, right = rng.uniform(0, 255, (n, 1, 1, 3)), rng.uniform(0, 255, (n, 1, 1, 3))
+    images = left * (1 - t) + right * t + rng.normal(0, 4, (n, 32, 32, 3))
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    """A data root whose ``sample`` set is 48 train and 16 test images."""
+    root = tmp_path_factory.mktemp("data")
+    save_split(root / "sample" / "train.npz", smooth_images(48, 0))
+    save_split(root / "sample" / "test.npz", smooth_images(16, 1))
+    return root
+
+
+def tiny(root, run_dir, **overrides):
+    settings = dict(data_root=str(root), run_dir=str(run_dir), ngf=8, ndf=8, batch_size=8, steps=4, log_every=2,
+                    sample_every=2, checkpoint_every=2, n_samples=4, progress=False, device="cpu")
+    return make_config("demo", **{**settings, **overrides})
+
+
+def fixed_batch(n: int = 8) -> torch.Tensor:
+    from inpaint_lib.data import to_float
+    return to_float(smooth_images(n, 2))
+
+
+# ---------------------------------------------------------------- learning
+
+@pytest.mark.parametrize("netD", ["patch", "pixel", "none"])
+def test_l1_goes_down_on_a_fixed_batch(tmp_path, tiny_root, netD):
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD=netD, n_layers=1, lr=1e-3, steps=1000))
+    batch = fixed_batch()
+    losses = [trainer.train_step(batch)["G_L1_lower"].item() for _ in range(25)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(np.isfinite(losses))
+
+
+def test_logged_losses_and_compositing(tmp_path, tiny_root):
+    batch = fixed_batch()
+    gan = Pix2PixTrainer(tiny(tiny_root, tmp_path)).train_step(batch)
+    assert set(gan) == {"D_real", "D_fake", "G_GAN", "G_L1", "G_L1_lower"}
+    # composited: the known half is exact, so the whole-image mean is half the lower-half mean
+    assert gan["G_L1"].item() == pytest.approx(gan["G_L1_lower"].item() / 2, rel=1e-5)
+    raw = Pix2PixTrainer(tiny(tiny_root, tmp_path, composite=False)).train_step(batch)
+    assert raw["G_L1"].item() != pytest.approx(raw["G_L1_lower"].item() / 2, rel=1e-3)
+    l1_only = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD="none"))
+    assert l1_only.netD is None and set(l1_only.train_step(batch)) == {"G_L1", "G_L1_lower"}
+    no_skips = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD="none", skip=False))
+    assert not no_skips.netG.skip and torch.isfinite(no_skips.train_step(batch)["G_L1"])
+
+
+def test_lr_policy_is_constant_then_linear_like_pix2pix(tmp_path, tiny_root):
+    # pix2pix with n_epochs = n_epochs_decay = 5: five at 1, then 5/6 ... 1/6
+    assert [lr_factor(s, 10, 0.5) for s in range(10)] == pytest.approx([1] * 5 + [5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert [lr_factor(s, 4, 0.0) for s in range(4)] == [1, 1, 1, 1]
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, steps=10))
+    for step in range(7):
+        assert trainer.optG.param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(step, 10, 0.5))
+        assert trainer.optD.param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(step, 10, 0.5))
+        trainer.train_step(fixed_batch())
+
+
+# ---------------------------------------------------------------- the loop, its files, evaluation
+
+def test_fit_writes_log_grids_checkpoint_and_serves_the_evaluation(tmp_path, tiny_root):
+    run = tmp_path / "run"
+    trainer = Pix2PixTrainer(tiny(tiny_root, run))
+    rows = trainer.fit()
+    assert [r["step"] for r in rows] == [2, 4] and trainer.step == 4
+    log = read_log(run)
+    assert log["step"] == [2, 4] and all(v > 0 for v in log["G_L1"])
+    assert (run / "samples" / "step_0000002.png").is_file() and (run / "samples" / "step_0000004.png").is_file()
+    assert (run / "checkpoint.pt").is_file()
+
+    result = evaluate(trainer.method(), dataset="sample", split="test", n_images=16, root=tiny_root, progress=False)
+    assert result["n_images"] == 16 and 0 < result["l1_x100"] < 200 and np.isfinite(result["psnr"])
+
+    reloaded = load_trainer(run, device="cpu")
+    assert reloaded.step == 4
+    for a, b in zip(trainer.netG.state_dict().values(), reloaded.netG.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, tiny_root):
+    # dropout on: the generator consumes the global RNG, so its state must be restored too;
+    # 12 steps of 6 batches per epoch cross an epoch boundary after the interruption at step 5
+    settings = dict(use_dropout=True, steps=12, log_every=1, checkpoint_every=100)
+    straight = Pix2PixTrainer(tiny(tiny_root, tmp_path / "straight", **settings))
+    straight.fit()
+
+    first = Pix2PixTrainer(tiny(tiny_root, tmp_path / "split", **settings))
+    first.fit(steps=5)
+    torch.manual_seed(1234)  # whatever happens in between must not matter
+    second = Pix2PixTrainer(tiny(tiny_root, tmp_path / "split", resume=True, **settings))
+    second.fit()
+
+    assert second.step == straight.step == 12
+    for name in ("netG", "netD", "optG", "optD"):
+        a, b = straight.state_dict()[name], second.state_dict()[name]
+        flat_a, flat_b = _tensors(a), _tensors(b)
+        assert len(flat_a) == len(flat_b) > 0
+        for x, y in zip(flat_a, flat_b):
+            assert torch.equal(x, y), name
+    with open(tmp_path / "straight" / "log.csv") as f, open(tmp_path / "split" / "log.csv") as g:
+        drop_time = [lambda r: {k: v for k, v in r.items() if k != "seconds_per_step"}] * 2
+        assert [drop_time[0](r) for r in csv.DictReader(f)] == [drop_time[1](r) for r in csv.DictReader(g)]
+
+
+def _tensors(state) -> list[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, dict):
+        return [t for k in sorted(state, key=str) for t in _tensors(state[k])]
+    if isinstance(state, (list, tuple)):
+        return [t for v in state for t in _tensors(v)]
+    return []
+
+
+# ---------------------------------------------------------------- errors
+
+def test_checkpoint_from_another_architecture_fails_clearly(tmp_path, tiny_root):
+    Pix2PixTrainer(tiny(tiny_root, tmp_path)).save()
+    wider = Pix2PixTrainer(tiny(tiny_root, tmp_path, ngf=16, netD="pixel"))
+    with pytest.raises(ValueError, match=r"another configuration: ngf=8 \(now 16\), netD='patch' \(now 'pixel'\)"):
+        wider.load()
+    save_checkpoint(tmp_path / "other.pt", {"kind": "pixelcnnpp", "config": {}})
+    with pytest.raises(ValueError, match="not a pix2pix checkpoint"):
+        wider.load(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        Pix2PixTrainer(tiny(tiny_root, tmp_path / "empty", resume=True)).fit()
+
+
+def test_unknown_or_bad_config_fails_with_one_line():
+    for bad, words in [(dict(lambda_L1=10), ["'lambda_L1'", "known keys", "lambda_l1"]),
+                       (dict(netD="global"), ["'global'", "patch, pixel, none"]),
+                       (dict(gan_mode="wgangp"), ["'wgangp'", "vanilla"]),
+                       (dict(steps=None), ["exactly one of steps and epochs"])]:
+        with pytest.raises(ValueError) as err:
+            make_config("demo", **bad)
+        assert "\n" not in str(err.value) and all(w in str(err.value) for w in words)
+    with pytest.raises(ValueError, match="unknown preset"):
+        make_config("full")
+
+
+def test_presets():
+    seed = make_config("seed")
+    assert (seed.batch_size, seed.ngf, seed.ndf, seed.lr, seed.betas, seed.lambda_l1) == (100, 64, 64, 2e-4,
+                                                                                          (0.5, 0.999), 100.0)
+    assert seed.epochs and seed.steps is None and not seed.composite
+    demo = make_config("demo")
+    assert demo.device == "cpu" and demo.composite and demo.steps
+    assert make_config("demo", epochs=2).steps is None  # choosing epochs clears the preset's steps
+    assert set(PRESETS) == {"demo", "seed"}
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_cli_value_parsing():
+    assert parse_value("none", int | None) is None and parse_value("12", int | None) == 12
+    assert parse_value("0.5,0.999", tuple[float, float]) == (0.5, 0.999)
+    assert parse_value("false", bool) is False and parse_value("yes", bool) is True
+    with pytest.raises(ValueError):
+        parse_value("maybe", bool)
+
+
+def test_cli_rejects_unknown_keys(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["pix2pix", "--set", "lambda_L1=10"])
+    assert exit_.value.code == 2
+    assert "unknown pix2pix setting 'lambda_L1'" in capsys.readouterr().err
+
+
+def test_cli_trains_and_resumes_in_a_subprocess(tmp_path, tiny_root):
+    run = tmp_path / "cli"
+    common = ["--run-dir", str(run), "--threads", "1", "--set", "ngf=8", "ndf=8", "batch_size=8", "log_every=1",
+              f"data_root={tiny_root}", "progress=false"]
+    done = subprocess.run([sys.executable, "-m", "inpaint_lib.train", "pix2pix", "--preset", "demo",
+                           "--max-steps", "2", *common], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (run / "checkpoint.pt").is_file() and read_log(run)["step"] == [1, 2]
+    # in-process from here on (same code path, no second interpreter start)
+    assert cli_main(["pix2pix", "--max-steps", "3", "--resume", *common]) == 0
+    assert read_log(run)["step"] == [1, 2, 3]
+    assert cli_main(["pix2pix", "--max-steps", "4", "--resume", *common[:-5], "ngf=16", *common[-4:]]) == 1
+
+
+def test_dropout_completions_differ_only_in_the_missing_half(tmp_path, tiny_root):
+    from inpaint_lib.masks import apply_mask, lower_half
+    from inpaint_lib.pix2pix_training import dropout_completions
+    mask = lower_half()
+    images = fixed_batch(4)
+    masked = apply_mask(images, mask)
+    for use_dropout, differ in [(True, True), (False, False)]:
+        trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, use_dropout=use_dropout))
+        trainer.train_step(fixed_batch())
+        samples = dropout_completions(trainer.netG, masked, mask, n=3)
+        assert samples.shape == (3, 4, 3, 32, 32)
+        spread = samples.std(0)
+        assert torch.equal(samples[:, :, :, :16], images[None, :, :, :16].expand(3, -1, -1, -1, -1))
+        assert (spread[:, :, 16:].max() > 0) == differ
+        assert trainer.netG.training  # the trainer's mode is left as it was
