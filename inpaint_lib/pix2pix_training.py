@@ -40,22 +40,20 @@ and ``G_L1_lower`` = the same over the missing pixels only (twice G_L1 when comp
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
-import random
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
+from .training import CSVLog, read_csv, rng_state, set_rng_state
 from .data import DATASETS, load_split, make_loader, to_float
 from .masks import apply_mask, composite, get_mask
 from .pix2pix import GAN_MODES, NORMS, GANLoss, UnetGenerator, build_discriminator, init_weights, set_dropout
@@ -94,7 +92,7 @@ class Pix2PixConfig:
     batch_size: int = 16
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    steps: int | None = 1000              # training length in steps, or
+    max_steps: int | None = 1000              # training length in steps, or
     epochs: int | None = None             # in epochs (exactly one of the two)
     decay_fraction: float = 0.5           # lr constant, then linear to 0 over this last fraction
     # speed (CUDA only; ignored on the CPU)
@@ -119,14 +117,14 @@ class Pix2PixConfig:
                 raise ValueError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(allowed)}")
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
-        if (self.steps is None) == (self.epochs is None):
-            raise ValueError(f"set exactly one of steps and epochs (got steps={self.steps}, epochs={self.epochs}); "
-                             "e.g. steps=1000, epochs=None")
+        if (self.max_steps is None) == (self.epochs is None):
+            raise ValueError(f"set exactly one of max_steps and epochs (got max_steps={self.max_steps}, epochs={self.epochs}); "
+                             "e.g. max_steps=1000, epochs=None")
         for key in ("batch_size", "ngf", "ndf", "log_every", "sample_every", "checkpoint_every", "n_samples"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
-        if (self.steps or 1) <= 0 or (self.epochs or 1) <= 0:
-            raise ValueError("steps and epochs must be positive")
+        if (self.max_steps or 1) <= 0 or (self.epochs or 1) <= 0:
+            raise ValueError("max_steps and epochs must be positive")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise ValueError(f"decay_fraction must be in [0, 1], got {self.decay_fraction}")
         if len(self.betas) != 2:
@@ -140,12 +138,12 @@ class Pix2PixConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # A laptop CPU in a few minutes: half-width networks on the embedded sample set.
     # About 12 steps/s on a 2-core CPU: 1,200 steps (3.5 epochs of the sample set) take 2-3 minutes.
-    "demo": dict(dataset="sample", batch_size=32, ngf=32, ndf=32, steps=1200, decay_fraction=0.5,
+    "demo": dict(dataset="sample", batch_size=32, ngf=32, ndf=32, max_steps=1200, decay_fraction=0.5,
                  log_every=20, sample_every=200, checkpoint_every=400, device="cpu",
                  run_dir="runs/pix2pix-demo"),
     # The original study: reference U-Net and PatchGAN, batch 100, ngf = ndf = 64, its objective
     # (no compositing), on downsampled ImageNet. bf16 and channels_last act on CUDA only.
-    "seed": dict(dataset="imagenet32", batch_size=100, ngf=64, ndf=64, composite=False, steps=None, epochs=2,
+    "seed": dict(dataset="imagenet32", batch_size=100, ngf=64, ndf=64, composite=False, max_steps=None, epochs=2,
                  log_every=100, sample_every=2000, checkpoint_every=2000, amp=True, channels_last=True,
                  run_dir="runs/pix2pix-seed"),
 }
@@ -158,7 +156,7 @@ def config_keys() -> list[str]:
 def make_config(preset: str | None = "demo", **overrides) -> Pix2PixConfig:
     """``Pix2PixConfig`` from a preset (``demo``, ``seed`` or None for the defaults) and overrides.
 
-    Unknown keys raise one clear ``ValueError``. Setting ``epochs`` clears ``steps`` and the other
+    Unknown keys raise one clear ``ValueError``. Setting ``epochs`` clears ``max_steps`` and the other
     way round, unless both are given.
     """
     if preset is not None and preset not in PRESETS:
@@ -168,9 +166,9 @@ def make_config(preset: str | None = "demo", **overrides) -> Pix2PixConfig:
         raise ValueError(f"unknown Pix2PixConfig key(s) {', '.join(map(repr, unknown))}; "
                          f"known keys: {', '.join(config_keys())}")
     values = dict(PRESETS[preset]) if preset is not None else {}
-    if "epochs" in overrides and "steps" not in overrides:
-        values["steps"] = None
-    if "steps" in overrides and "epochs" not in overrides:
+    if "epochs" in overrides and "max_steps" not in overrides:
+        values["max_steps"] = None
+    if "max_steps" in overrides and "epochs" not in overrides:
         values["epochs"] = None
     values.update(overrides)
     if "betas" in values:
@@ -196,32 +194,6 @@ def lr_factor(step: int, total_steps: int, decay_fraction: float) -> float:
 def _eval_split(dataset: str) -> str:
     return DATASETS[dataset][0][-1]
 
-
-# --------------------------------------------------------------------------- random states
-
-def rng_state() -> dict[str, Any]:
-    """Every random state a run consumes, as tensors and plain numbers (loads with ``weights_only``)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "cached": float(cached)}}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved (the states may have been loaded onto a GPU: back to CPU)."""
-    torch.set_rng_state(state["torch"].cpu())
-    random.setstate(tuple(v if not isinstance(v, list) else tuple(v) for v in state["python"]))
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-
-
-# --------------------------------------------------------------------------- the trainer
 
 class Pix2PixTrainer:
     """Networks, optimisers, schedules and the loop of one Pix2Pix run.
@@ -276,7 +248,7 @@ class Pix2PixTrainer:
     @property
     def total_steps(self) -> int:
         c = self.config
-        return c.steps if c.steps is not None else c.epochs * len(self.loader)
+        return c.max_steps if c.max_steps is not None else c.epochs * len(self.loader)
 
     def _lr_lambda(self, step: int) -> float:
         return lr_factor(step, self.total_steps, self.config.decay_fraction)
@@ -422,7 +394,7 @@ class Pix2PixTrainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if c.resume and self.step == 0:
             self.load()
-        log = CsvLog(self.run_dir / "log.csv", keep_until=self.step)
+        log = CSVLog(self.run_dir / "log.csv", list(LOG_COLUMNS), resume_step=self.step or None)
         samples = self.fixed_samples()
         end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
         per_epoch = len(self.loader)
@@ -465,29 +437,9 @@ class Pix2PixTrainer:
         return rows
 
 
-class CsvLog:
-    """``log.csv`` of a run: one row per logging interval; on resume, rows past the checkpoint go."""
-
-    def __init__(self, path: Path, keep_until: int = 0):
-        self.path = path
-        kept: list[dict[str, str]] = []
-        if keep_until > 0 and path.exists():
-            with open(path, newline="") as f:
-                kept = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_until]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
-            writer.writeheader()
-            writer.writerows(kept)
-
-    def write(self, row: dict[str, float]) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=LOG_COLUMNS, restval="").writerow(row)
-
-
 def read_log(run_dir: str | os.PathLike) -> dict[str, list[float]]:
     """The columns of ``run_dir/log.csv`` as lists of floats (missing values are NaN)."""
-    with open(Path(run_dir) / "log.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(Path(run_dir) / "log.csv")
     return {k: [float(r[k]) if r[k] not in ("", None) else math.nan for r in rows] for k in LOG_COLUMNS}
 
 
@@ -535,7 +487,7 @@ def load_trainer(run_dir: str | os.PathLike, device: str = "auto") -> Pix2PixTra
         raise ValueError(f"{path} is not a pix2pix checkpoint (kind {state.get('kind')!r})")
     saved = {k: v for k, v in state["config"].items() if k in config_keys()}
     if "total_steps" in state:  # the schedule's length in steps: no data set is needed to rebuild it
-        saved.update(steps=state["total_steps"], epochs=None)
+        saved.update(max_steps=state["total_steps"], epochs=None)
     config = Pix2PixConfig(**{**saved, "device": device, "run_dir": str(run_dir), "resume": False})
     return Pix2PixTrainer(config).load(path)
 

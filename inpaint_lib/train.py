@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace, module) -> Any:
     config_class = type(module.make_config(args.preset))
     overrides = parse_overrides(args.overrides, config_class, args.model)
-    named = {"dataset": args.dataset, "steps": args.max_steps, "epochs": args.epochs, "run_dir": args.run_dir,
+    named = {"dataset": args.dataset, "max_steps": args.max_steps, "epochs": args.epochs, "run_dir": args.run_dir,
              "device": args.device}
     overrides.update({k: v for k, v in named.items() if v is not None})
     if args.resume:

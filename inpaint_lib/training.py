@@ -42,13 +42,13 @@ def set_rng_state(state: dict) -> None:
     """Restore what :func:`rng_state` returned."""
     py = state["python"]
     gauss = None if math.isnan(py["gauss"]) else py["gauss"]
-    random.setstate((py["version"], tuple(py["internal"].tolist()), gauss))
+    random.setstate((py["version"], tuple(py["internal"].cpu().tolist()), gauss))
     npy = state["numpy"]
-    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+    np.random.set_state((npy["kind"], npy["keys"].cpu().numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
                          npy["cached"]))
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())  # a checkpoint loaded onto a GPU brings its states there
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 class EMA:

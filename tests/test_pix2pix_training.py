@@ -41,7 +41,7 @@ def tiny_root(tmp_path_factory):
 
 
 def tiny(root, run_dir, **overrides):
-    settings = dict(data_root=str(root), run_dir=str(run_dir), ngf=8, ndf=8, batch_size=8, steps=4, log_every=2,
+    settings = dict(data_root=str(root), run_dir=str(run_dir), ngf=8, ndf=8, batch_size=8, max_steps=4, log_every=2,
                     sample_every=2, checkpoint_every=2, n_samples=4, progress=False, device="cpu")
     return make_config("demo", **{**settings, **overrides})
 
@@ -55,7 +55,7 @@ def fixed_batch(n: int = 8) -> torch.Tensor:
 
 @pytest.mark.parametrize("netD", ["patch", "pixel", "none"])
 def test_l1_goes_down_on_a_fixed_batch(tmp_path, tiny_root, netD):
-    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD=netD, n_layers=1, lr=1e-3, steps=1000))
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD=netD, n_layers=1, lr=1e-3, max_steps=1000))
     batch = fixed_batch()
     losses = [trainer.train_step(batch)["G_L1_lower"].item() for _ in range(25)]
     assert losses[-1] < 0.5 * losses[0]
@@ -80,7 +80,7 @@ def test_lr_policy_is_constant_then_linear_like_pix2pix(tmp_path, tiny_root):
     # pix2pix with n_epochs = n_epochs_decay = 5: five at 1, then 5/6 ... 1/6
     assert [lr_factor(s, 10, 0.5) for s in range(10)] == pytest.approx([1] * 5 + [5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
     assert [lr_factor(s, 4, 0.0) for s in range(4)] == [1, 1, 1, 1]
-    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, steps=10))
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=10))
     for step in range(7):
         assert trainer.optG.param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(step, 10, 0.5))
         assert trainer.optD.param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(step, 10, 0.5))
@@ -111,7 +111,7 @@ def test_fit_writes_log_grids_checkpoint_and_serves_the_evaluation(tmp_path, tin
 def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, tiny_root):
     # dropout on: the generator consumes the global RNG, so its state must be restored too;
     # 12 steps of 6 batches per epoch cross an epoch boundary after the interruption at step 5
-    settings = dict(use_dropout=True, steps=12, log_every=1, checkpoint_every=100)
+    settings = dict(use_dropout=True, max_steps=12, log_every=1, checkpoint_every=100)
     straight = Pix2PixTrainer(tiny(tiny_root, tmp_path / "straight", **settings))
     straight.fit()
 
@@ -161,7 +161,7 @@ def test_unknown_or_bad_config_fails_with_one_line():
     for bad, words in [(dict(lambda_L1=10), ["'lambda_L1'", "known keys", "lambda_l1"]),
                        (dict(netD="global"), ["'global'", "patch, pixel, none"]),
                        (dict(gan_mode="wgangp"), ["'wgangp'", "vanilla"]),
-                       (dict(steps=None), ["exactly one of steps and epochs"])]:
+                       (dict(max_steps=None), ["exactly one of max_steps and epochs"])]:
         with pytest.raises(ValueError) as err:
             make_config("demo", **bad)
         assert "\n" not in str(err.value) and all(w in str(err.value) for w in words)
@@ -173,10 +173,10 @@ def test_presets():
     seed = make_config("seed")
     assert (seed.batch_size, seed.ngf, seed.ndf, seed.lr, seed.betas, seed.lambda_l1) == (100, 64, 64, 2e-4,
                                                                                           (0.5, 0.999), 100.0)
-    assert seed.epochs and seed.steps is None and not seed.composite
+    assert seed.epochs and seed.max_steps is None and not seed.composite
     demo = make_config("demo")
-    assert demo.device == "cpu" and demo.composite and demo.steps
-    assert make_config("demo", epochs=2).steps is None  # choosing epochs clears the preset's steps
+    assert demo.device == "cpu" and demo.composite and demo.max_steps
+    assert make_config("demo", epochs=2).max_steps is None  # choosing epochs clears the preset's steps
     assert set(PRESETS) == {"demo", "seed"}
 
 
