@@ -54,3 +54,16 @@ def run_dir(name: str, root: str | os.PathLike | None = None):
     path = Path(root) / name if root is not None else REPO_ROOT / "runs" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_parameters(namespace: dict, before: set, expected: list[str]) -> None:
+    """Fail in one line when a notebook got a parameter it does not have.
+
+    papermill only warns about an unknown ``-p name value`` and injects it anyway, where
+    nothing reads it: a typo would silently run the defaults. ``before`` is ``set(globals())``
+    taken just before the parameters cell; every public name defined since must be expected.
+    """
+    unknown = sorted(n for n in set(namespace) - set(before) - set(expected) if not n.startswith("_"))
+    if unknown:
+        raise ValueError(f"unknown notebook parameter(s) {', '.join(unknown)}; this notebook takes "
+                         f"{', '.join(expected)}")

@@ -75,3 +75,11 @@ def test_papermill_sees_every_parameter(path):
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assigned = [n.targets[0].id for n in ast.parse(cell.source).body]
     assert list(papermill.inspect_notebook(str(path))) == assigned
+
+
+def test_check_parameters_catches_unknown_names():
+    from inpaint_lib.utils import check_parameters
+    before = {"torch", "np"}
+    check_parameters({"torch": 1, "np": 2, "epochs": 3, "_": 4}, before, ["epochs"])
+    with pytest.raises(ValueError, match="unknown notebook parameter\\(s\\) epoch; this notebook takes epochs"):
+        check_parameters({"torch": 1, "epochs": 3, "epoch": 50}, before, ["epochs"])
