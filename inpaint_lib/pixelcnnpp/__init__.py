@@ -1,0 +1,24 @@
+"""PixelCNN++ (Salimans et al. 2017): causal layers, the network, its likelihood, sampling.
+
+- :mod:`.layers`           shifted convolutions, concat_elu, the gated ResNet block
+- :mod:`.model`            :class:`PixelCNNpp`
+- :mod:`.likelihood`       the discretized logistic mixture: :func:`discretized_mix_logistic_loss`, bits/dim
+- :mod:`.sampling`         drawing pixels from the mixture the network outputs
+- :mod:`.receptive_field`  which input pixels an output pixel depends on (gradient pictures)
+"""
+
+from .layers import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2d, DownShiftedConv2d,
+                     DownShiftedConvTranspose2d, GatedResNet, concat_elu, down_shift, image_and_border, right_shift)
+from .likelihood import (bits_per_dim, channel_log_probs, discretized_mix_logistic_log_prob,
+                         discretized_mix_logistic_loss, mixture_parameters)
+from .model import PixelCNNpp
+from .receptive_field import receptive_field
+from .sampling import quantize, sample, sample_from_discretized_mix_logistic
+
+__all__ = [
+    "PixelCNNpp", "discretized_mix_logistic_loss", "discretized_mix_logistic_log_prob", "channel_log_probs",
+    "mixture_parameters", "bits_per_dim", "sample_from_discretized_mix_logistic", "quantize", "sample",
+    "receptive_field", "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
+    "DownRightShiftedConvTranspose2d", "NIN", "GatedResNet", "concat_elu", "down_shift", "right_shift",
+    "image_and_border",
+]

@@ -1,0 +1,118 @@
+"""Sampling from the mixture follows the likelihood's own per-bin probabilities."""
+
+import math
+
+import pytest
+import torch
+
+from inpaint_lib.pixelcnnpp import (PixelCNNpp, channel_log_probs, quantize, sample,
+                                    sample_from_discretized_mix_logistic)
+from inpaint_lib.pixelcnnpp.sampling import to_levels
+
+K, N = 3, 200_000
+LEVELS = torch.arange(256, dtype=torch.float64) / 127.5 - 1
+
+
+def pixel_outputs(seed):
+    """Network outputs (1, 10K, 1, 1) for one pixel: K components, a few bins wide, strong coupling."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(K, generator=g, dtype=torch.float64)
+    means = torch.rand(3, K, generator=g, dtype=torch.float64) * 1.2 - 0.6
+    log_scales = -3.5 + 0.5 * torch.rand(3, K, generator=g, dtype=torch.float64)
+    raw_coeffs = torch.tensor([[1.0, -0.8, 0.6], [-1.2, 0.9, 0.5], [0.7, 0.4, -1.0]], dtype=torch.float64)
+    return torch.cat((logits, torch.cat((means, log_scales, raw_coeffs), dim=1).flatten())).view(1, 10 * K, 1, 1)
+
+
+def with_b_using_g_coefficient(l):
+    """TEST DATA, a wrong coupling: B's coefficient on R replaced by G's coefficient on R."""
+    wrong = l.clone()
+    params = wrong[:, K:].view(1, 3, 3 * K, 1, 1)
+    params[:, 1, 2 * K:] = params[:, 0, 2 * K:]
+    return wrong
+
+
+def conditional_pmf(l, fixed, c):
+    """The model's P(x_c = v | the colours before c, as in ``fixed``) for v = 0..255, from the likelihood."""
+    x = fixed.view(1, 3, 1, 1).expand(256, 3, 1, 1).clone()
+    x[:, c] = LEVELS.view(256, 1, 1)
+    log_pi = torch.log_softmax(l[0, :K, 0, 0], dim=0)
+    log_p = channel_log_probs(x, l.expand(256, -1, -1, -1))[:, : c + 1, :, 0, 0].sum(dim=1)   # (256, K)
+    p = torch.exp(log_pi + log_p).sum(dim=1)
+    return p / p.sum()
+
+
+def chi_square(counts, probs):
+    """Pearson's statistic over cells expecting >= 5 (the rest pooled) and its degrees of freedom."""
+    expected = probs * counts.sum()
+    big = expected >= 5
+    obs = torch.cat((counts[big], counts[~big].sum().view(1)))
+    exp = torch.cat((expected[big], expected[~big].sum().view(1)))
+    keep = exp > 0
+    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
+    return stat, int(keep.sum()) - 1
+
+
+def bound(df):
+    """Six standard deviations above the chi-square mean: a false alarm has odds of about 1e-8."""
+    return df + 6 * math.sqrt(2 * df)
+
+
+def draw_levels(l, seed):
+    x = sample_from_discretized_mix_logistic(l.expand(N, -1, -1, -1), torch.Generator().manual_seed(seed))
+    return to_levels(x[:, :, 0, 0])                                                    # (N, 3)
+
+
+def statistics(l_model, levels):
+    """chi-square / bound for R, for G given each of the 3 likeliest R bins, for B given the 3 likeliest (R, G)."""
+    ratios = []
+    r_counts = torch.bincount(levels[:, 0], minlength=256).double()
+    stat, df = chi_square(r_counts, conditional_pmf(l_model, torch.zeros(3, dtype=torch.float64), 0))
+    ratios.append(("R", stat / bound(df)))
+    for r in r_counts.argsort(descending=True)[:3]:
+        rows = levels[levels[:, 0] == r]
+        fixed = torch.stack((LEVELS[r], LEVELS[0], LEVELS[0]))
+        stat, df = chi_square(torch.bincount(rows[:, 1], minlength=256).double(), conditional_pmf(l_model, fixed, 1))
+        ratios.append((f"G|R={r}", stat / bound(df)))
+    cells = levels[:, 0] * 256 + levels[:, 1]
+    for cell in torch.bincount(cells).argsort(descending=True)[:3]:
+        rows = levels[cells == cell]
+        fixed = torch.stack((LEVELS[cell // 256], LEVELS[cell % 256], LEVELS[0]))
+        stat, df = chi_square(torch.bincount(rows[:, 2], minlength=256).double(), conditional_pmf(l_model, fixed, 2))
+        ratios.append((f"B|RG={cell // 256},{cell % 256}", stat / bound(df)))
+    return ratios
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_samples_follow_the_likelihood_and_a_wrong_coupling_does_not(seed):
+    l = pixel_outputs(seed)
+    right = statistics(l, draw_levels(l, seed))
+    assert all(ratio < 1 for _, ratio in right), right
+    wrong = statistics(l, draw_levels(with_b_using_g_coefficient(l), seed))
+    assert all(ratio < 1 for name, ratio in wrong if not name.startswith("B")), wrong   # R and G are unaffected
+    assert max(ratio for name, ratio in wrong if name.startswith("B")) > 3, wrong        # B is far off
+
+
+def test_seeded_generator_reproduces_and_values_are_bin_centres():
+    l = torch.randn(2, 50, 4, 4)
+    a = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(7))
+    b = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b) and a.shape == (2, 3, 4, 4)
+    assert a.min() >= -1 and a.max() <= 1
+    torch.testing.assert_close(quantize(a), a)
+    c = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(7), quantized=False)
+    assert not torch.equal(c, quantize(c))
+
+
+def test_quantize_and_levels():
+    x = torch.tensor([-1.0, -1 + 0.9 / 255, -1 + 1.1 / 255, 0.0, 1.0, 1.3])
+    assert to_levels(x).tolist() == [0, 0, 1, 128, 255, 255]      # 0.0 lies on the 127|128 edge: rounds to even
+    torch.testing.assert_close(quantize(x), to_levels(x).float() / 127.5 - 1)
+
+
+def test_unconditional_sample_from_a_tiny_model():
+    torch.manual_seed(0)
+    model = PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2, image_size=4).eval()
+    a = sample(model, 2, generator=torch.Generator().manual_seed(3))
+    b = sample(model, 2, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (2, 3, 4, 4) and torch.equal(a, b)
+    torch.testing.assert_close(quantize(a), a)
