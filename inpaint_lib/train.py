@@ -30,6 +30,7 @@ from .utils import set_cpu_threads
 # subcommand -> module holding its training core
 MODELS: dict[str, str] = {
     "pix2pix": "inpaint_lib.pix2pix_training",
+    "pixelcnnpp": "inpaint_lib.pixelcnnpp_training",
 }
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")

@@ -1,0 +1,213 @@
+"""The PixelCNN++ training core: it learns, it resumes exactly, it survives crashes, it refuses mistakes."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
+from inpaint_lib.data import save_split
+from inpaint_lib.pixelcnnpp_training import (CHECKPOINT_NAME, PixelCNNppTrainer, make_config, nats_per_dim,
+                                             read_log)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    """A small cifar10-named data set of smooth random images (train 64, test 16)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 64), ("test", 16)):
+        base = rng.integers(0, 256, (n, 4, 4, 3)).astype(np.float64)
+        images = np.kron(base, np.ones((1, 8, 8, 1))) + rng.normal(0, 8, (n, 32, 32, 3))
+        save_split(root / "cifar10" / f"{split}.npz", np.clip(images, 0, 255).astype(np.uint8))
+    return root
+
+
+def tiny(root: Path, run_dir: Path, **overrides):
+    settings = dict(dataset="cifar10", nr_resnet=1, nr_filters=8, nr_logistic_mix=3, dropout=0.5, batch_size=8,
+                    max_steps=6, log_every=1, eval_every=0, checkpoint_every=1, device="cpu", run_dir=str(run_dir),
+                    seed=3)
+    settings.update(overrides)
+    os.environ["INPAINT_DATA"] = str(root)
+    return make_config(None, **settings)
+
+
+def weights(trainer: PixelCNNppTrainer) -> dict:
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_loss_goes_down_and_bits_per_dim_are_counted_over_the_whole_split(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, dropout=0.0, max_steps=40, lr=3e-3, eval_every=40,
+                                     eval_images=None, ema_decay=0.0))
+    log = trainer.fit(progress=False)
+    first, last = float(log[0]["train_bpd"]), float(log[-1]["train_bpd"])
+    assert last < first - 0.5
+    # the final evaluation equals the NLL of every test image / (16 * 3072 * ln 2), computed by hand
+    from inpaint_lib.data import load_split, to_float
+    x = to_float(load_split("cifar10", "test"))
+    trainer.model.eval()
+    with torch.no_grad():
+        expected = nats_per_dim(x, trainer.model(x)).item() / math.log(2)
+    assert float(log[-1]["test_bpd"]) == pytest.approx(expected, rel=1e-5)
+    assert trainer.evaluate(n_images=None, batch_size=5) == pytest.approx(expected, rel=1e-5)  # ragged last batch
+
+
+def test_learning_rate_decays_every_step(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, lr=1e-2, lr_decay=0.9, max_steps=3))
+    log = trainer.fit(progress=False)
+    assert [float(r["lr"]) for r in log] == pytest.approx([1e-2, 9e-3, 8.1e-3])
+
+
+def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    # 8 training images per batch, 64 images: 8 batches per epoch; 11 steps cross an epoch boundary
+    whole = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "whole", max_steps=11))
+    whole.fit(progress=False)
+    part = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "part", max_steps=5))
+    part.fit(progress=False)
+    resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "part", max_steps=11, resume=True))
+    resumed.fit(progress=False)
+    assert resumed.step == 11
+    assert same(weights(resumed), weights(whole))
+    assert all(torch.equal(resumed.ema.shadow[k], whole.ema.shadow[k]) for k in whole.ema.shadow)
+    assert [r["train_bpd"] for r in read_log(tmp_path / "part")] == [r["train_bpd"] for r in read_log(tmp_path / "whole")]
+
+
+def cli(run_dir: Path, root: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "inpaint_lib.train", "pixelcnnpp", "--preset", "demo", "--dataset", "cifar10",
+            "--run-dir", str(run_dir), "--device", "cpu", "--threads", "1",
+            "--set", "nr_resnet=1", "nr_filters=8", "nr_logistic_mix=3", "batch_size=8", "eval_every=0",
+            "checkpoint_every=1", "log_every=1", "seed=5", "dropout=0.5", *extra]
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_root, tmp_path):
+    env = {**os.environ, "INPAINT_DATA": str(tiny_root)}
+    steps = "--max-steps", "14"
+    subprocess.run(cli(tmp_path / "whole", tiny_root, *steps), env=env, check=True, capture_output=True)
+    kill_after = np.random.default_rng().integers(2, 10)  # a random step, different on every run
+    victim = subprocess.Popen(cli(tmp_path / "killed", tiny_root, *steps), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed" / "log.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and victim.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) > kill_after:
+            victim.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = load_checkpoint(tmp_path / "killed" / CHECKPOINT_NAME)["step"]
+    assert 0 < killed_at < 14
+    subprocess.run(cli(tmp_path / "killed", tiny_root, *steps, "--resume"), env=env, check=True, capture_output=True)
+    a = load_checkpoint(tmp_path / "whole" / CHECKPOINT_NAME)
+    b = load_checkpoint(tmp_path / "killed" / CHECKPOINT_NAME)
+    assert a["step"] == b["step"] == 14
+    assert same(a["model"], b["model"]) and same(a["ema"]["shadow"], b["ema"]["shadow"])
+
+
+def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    save_checkpoint(path, {"step": 1, "w": torch.zeros(3)})
+    writer = f"""
+import sys, time, torch
+from inpaint_lib.checkpoint import save_checkpoint
+original = torch.save
+def slow_save(obj, f, *a, **k):
+    f.write(b"half a checkpoint")
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+torch.save = slow_save
+save_checkpoint({str(path)!r}, {{"step": 2, "w": torch.ones(3)}})
+"""
+    proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = load_checkpoint(path)
+    assert state["step"] == 1 and torch.equal(state["w"], torch.zeros(3))
+    assert len(list(tmp_path.glob(f".{CHECKPOINT_NAME}.*.tmp"))) == 1  # the dead write's temp file, never read
+
+
+def test_an_injected_nan_is_skipped_and_counted(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=4, max_nonfinite=1))
+    x = next(iter(trainer.loader))
+    healthy = trainer.forward
+    assert trainer.train_step(x)["skipped"] == 0
+    before = weights(trainer)
+    trainer.forward = lambda batch: healthy(batch) * float("nan")
+    stats = trainer.train_step(x)
+    assert stats["skipped"] == 1 and trainer.guard.skipped == 1
+    assert same(weights(trainer), before), "the optimiser must not step on a non-finite loss"
+    trainer.forward = healthy
+    assert trainer.train_step(x)["skipped"] == 0 and not same(weights(trainer), before)
+    poisoned = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "b", max_steps=6, max_nonfinite=2))
+    poisoned.forward = lambda batch: poisoned.model(batch) * float("nan")
+    with pytest.raises(FloatingPointError, match="stopped at step 2: 3 steps had a non-finite loss or gradient"):
+        poisoned.fit(progress=False)
+
+
+def test_resuming_with_another_architecture_or_data_set_fails_clearly(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=1)).fit(progress=False)
+    with pytest.raises(ValueError, match=r"nr_filters=8 \(now 16\)"):
+        PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=2, nr_filters=16, resume=True)).fit(progress=False)
+    save_split(tiny_root / "sample" / "train.npz", load_split_images(tiny_root))
+    with pytest.raises(ValueError, match=r"dataset='cifar10' \(now 'sample'\)"):
+        PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=2, dataset="sample", test_split="train",
+                               resume=True)).fit(progress=False)
+
+
+def load_split_images(root):
+    from inpaint_lib.data import load_split
+    return load_split("cifar10", "train", root=root)
+
+
+def test_bad_settings_fail_in_one_line():
+    with pytest.raises(ValueError, match="unknown setting\\(s\\) learning_rate"):
+        make_config("demo", learning_rate=1)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        make_config("huge")
+    with pytest.raises(ValueError, match="bad value for dropout=1.5"):
+        make_config("demo", dropout=1.5)
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        make_config("demo", dataset="mnist")
+
+
+def test_presets_hold_the_original_study_settings():
+    seed = make_config("seed")
+    assert (seed.nr_filters, seed.nr_resnet, seed.nr_logistic_mix, seed.dropout, seed.batch_size, seed.lr,
+            seed.lr_decay) == (160, 5, 10, 0.5, 12, 1e-3, 0.999995)
+
+
+def test_data_parallel_on_two_cpu_processes_equals_one_process(tiny_root, tmp_path):
+    """torchrun with gloo, 2 processes of 4 images each == 1 process with the global batch of 8."""
+    env = {**os.environ, "INPAINT_DATA": str(tiny_root), "OMP_NUM_THREADS": "1"}
+    common = ["--max-steps", "3", "--set", "dropout=0.0"]
+    single = cli(tmp_path / "single", tiny_root, *common)
+    subprocess.run(single, env=env, check=True, capture_output=True)
+    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m"] + cli(tmp_path / "ddp", tiny_root, *common)[2:]
+    done = subprocess.run(ddp, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a = load_checkpoint(tmp_path / "single" / CHECKPOINT_NAME)["model"]
+    b = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-6), key
