@@ -61,7 +61,8 @@ def check_parameters(namespace: dict, before: set, expected: list[str]) -> None:
 
     papermill only warns about an unknown ``-p name value`` and injects it anyway, where
     nothing reads it: a typo would silently run the defaults. ``before`` is ``set(globals())``
-    taken just before the parameters cell; every public name defined since must be expected.
+    taken just before the parameters cell (keep it in a name starting with "_"); every public
+    name defined since must be expected.
     """
     unknown = sorted(n for n in set(namespace) - set(before) - set(expected) if not n.startswith("_"))
     if unknown:
