@@ -93,3 +93,31 @@ METRICS = {"l1_x100": l1_x100, "l1_255": l1_255, "mse": mse, "psnr": psnr, "ssim
 def all_metrics(prediction, target, mask) -> dict[str, torch.Tensor]:
     """Every metric of :data:`METRICS`, each per image (B,)."""
     return {name: fn(prediction, target, mask) for name, fn in METRICS.items()}
+
+
+def diversity(samples: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """How different ``n`` completions of the same image are, per image: (B,), in ``l1_x100``'s unit.
+
+    ``samples`` is (n, B, 3, H, W) on the [-1, 1] scale: ``samples[k, b]`` is the k-th completion of
+    image b (e.g. :func:`inpaint_lib.pix2pix_training.dropout_completions`); ``mask`` is True where
+    pixels are missing, (H, W) or (B, H, W), and at least two completions are needed (n >= 2).
+
+    For every missing sub-pixel (one channel of one missing pixel) of image b, take the standard
+    deviation of its n values across the samples, with Bessel's correction,
+    ``s = sqrt(sum_k (v_k - mean(v))^2 / (n - 1))``; then average s over the missing sub-pixels of
+    image b (never over the known ones) and multiply by 100:
+
+        diversity[b] = 100 * mean_{(c, i, j) missing} std_k samples[k, b, c, i, j].
+
+    So 0 means the n completions are identical; a model whose completions scatter by +-0.1 around
+    their mean on [-1, 1] scores about 10. For n = 2 it is ``l1_x100(samples[0], samples[1]) / sqrt(2)``.
+    Known pixels do not count, so completions composited onto their inputs score the same as raw ones.
+    """
+    if samples.dim() != 5:
+        raise ValueError(f"samples must be (n, B, C, H, W): n completions of each of B images, "
+                         f"got shape {tuple(samples.shape)}; stack them with torch.stack(completions)")
+    if len(samples) < 2:
+        raise ValueError(f"diversity needs at least 2 completions per image, got n = {len(samples)}")
+    spread = samples.float().std(dim=0, correction=1)  # (B, C, H, W)
+    weight = _check(spread, spread, mask)
+    return 100.0 * _masked_mean(spread, weight)

@@ -73,3 +73,57 @@ def test_all_metrics_are_per_image():
     assert set(scores) == {"l1_x100", "l1_255", "mse", "psnr", "ssim"}
     assert all(v.shape == (5,) for v in scores.values())
     assert np.isclose(scores["l1_255"] / scores["l1_x100"], 1.275).all()
+
+
+def test_diversity_of_identical_samples_is_zero():
+    _, target = pair(b=4)
+    samples = target.expand(5, *target.shape)
+    assert torch.equal(metrics.diversity(samples, lower_half()), torch.zeros(4))
+
+
+def test_diversity_of_a_known_spread():
+    # per missing sub-pixel the values are base - a, base, base + a: sample std (n - 1) = a
+    _, base = pair(b=2)
+    a = torch.tensor([0.1, 0.3]).view(2, 1, 1, 1)
+    samples = torch.stack([base - a, base, base + a])
+    assert metrics.diversity(samples, lower_half()).tolist() == pytest.approx([10.0, 30.0], rel=1e-5)
+    # two samples: std = |x - y| / sqrt(2), so diversity = l1_x100 / sqrt(2)
+    x, y = pair(seed=3)
+    expected = metrics.l1_x100(x, y, lower_half()) / math.sqrt(2)
+    assert torch.allclose(metrics.diversity(torch.stack([x, y]), lower_half()), expected, atol=1e-4)
+    # the spread is averaged per sub-pixel, not the std of the image means: +a and -a in two
+    # halves of the missing region leave the mean unchanged but still count
+    half = torch.zeros(1, 3, 32, 32)
+    half[..., :16] = 0.2
+    half[..., 16:] = -0.2
+    assert metrics.diversity(torch.stack([half, -half]), lower_half()).item() == pytest.approx(
+        100 * 0.4 / math.sqrt(2), rel=1e-5)
+
+
+def test_diversity_ignores_known_pixels_and_uses_per_image_masks():
+    g = torch.Generator().manual_seed(4)
+    samples = torch.rand(4, 2, 3, 32, 32, generator=g) * 2 - 1
+    scrambled = samples.clone()
+    scrambled[:, :, :, :16] = torch.rand(4, 2, 3, 16, 32, generator=g)  # only known rows change
+    assert torch.equal(metrics.diversity(samples, lower_half()), metrics.diversity(scrambled, lower_half()))
+    # identical missing regions but different known ones: 0
+    same = samples[:1].repeat(4, 1, 1, 1, 1)
+    same[:, :, :, :16] = samples[:, :, :, :16]
+    assert metrics.diversity(same, lower_half()).abs().max() < 1e-6
+    # a (B, H, W) mask: each image is scored on its own missing pixels
+    per_image = torch.stack([lower_half(), lower_half().flip(0)])
+    expected = [metrics.diversity(samples[:, :1], lower_half()).item(),
+                metrics.diversity(samples[:, 1:], lower_half().flip(0)).item()]
+    assert metrics.diversity(samples, per_image).tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_diversity_errors():
+    _, target = pair()
+    with pytest.raises(ValueError, match=r"\(n, B, C, H, W\)"):
+        metrics.diversity(target, lower_half())
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.diversity(target[None], lower_half())
+    with pytest.raises(ValueError, match="does not fit"):
+        metrics.diversity(torch.stack([target, target]), lower_half(16, 16))
+    with pytest.raises(ValueError, match="leaves nothing missing"):
+        metrics.diversity(torch.stack([target, target]), torch.zeros(32, 32, dtype=torch.bool))
