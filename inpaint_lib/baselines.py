@@ -74,17 +74,25 @@ class NearestNeighbour:
             self._cache = (mask.clone(), features, features.square().sum(1))
         return self._cache[1], self._cache[2]
 
-    def __call__(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def neighbours(self, masked: torch.Tensor, mask: torch.Tensor, k: int = 1) -> torch.Tensor:
+        """The ``k`` training images whose known regions are closest, nearest first: (k, B, 3, H, W).
+
+        Their missing regions are ``k`` plausible completions: notebook 02 takes their median,
+        notebook 03 their spread.
+        """
         if mask.dim() != 2:
             raise ValueError("nearest neighbour needs one (H, W) mask shared by the batch, "
                              f"got shape {tuple(mask.shape)}")
         mask = mask.cpu()
         train_features, train_sq = self._train_features(mask)
         queries = masked.float().cpu()[:, (~mask).expand(3, *mask.shape)]
-        best = torch.cat([
-            (train_sq[None] - 2 * q @ train_features.T).argmin(dim=1)  # ||q||^2 is the same for every j
+        nearest = torch.cat([
+            (train_sq[None] - 2 * q @ train_features.T).topk(k, dim=1, largest=False).indices  # ||q||^2: same for all j
             for q in queries.split(self.chunk)])
-        return self.train[best].to(masked)
+        return self.train[nearest.T].to(masked)
+
+    def __call__(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.neighbours(masked, mask, k=1)[0]
 
 
 def make_baselines(train_images: torch.Tensor) -> dict:

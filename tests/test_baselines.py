@@ -39,6 +39,11 @@ def test_nearest_neighbour_finds_the_image_with_the_same_upper_half():
     query[:, :, 16:] = 0  # the lower half does not matter
     out = NearestNeighbour(train, chunk=1)(apply_mask(query, lower_half()), lower_half())
     assert torch.equal(out, train[[7, 21]])
+    three = NearestNeighbour(train).neighbours(apply_mask(query, lower_half()), lower_half(), k=3)
+    assert three.shape == (3, 2, 3, 32, 32) and torch.equal(three[0], train[[7, 21]])
+    upper = lambda x: x[..., :16, :].flatten(-3)  # noqa: E731
+    d = [(upper(three[j]) - upper(train[[7, 21]])).square().sum(-1) for j in range(3)]
+    assert (d[0] <= d[1]).all() and (d[1] <= d[2]).all(), "nearest first"
     with pytest.raises(ValueError, match="one \\(H, W\\) mask"):
         NearestNeighbour(train)(query, torch.ones(2, 32, 32, dtype=torch.bool))
 
