@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     config = make_config(None, batch_size=args.batch, ngf=args.ngf, ndf=args.ndf, netD=args.netD,
                          n_layers=args.n_layers, device=args.device, amp=args.amp,
-                         channels_last=args.channels_last, steps=10 ** 9, progress=False)
+                         channels_last=args.channels_last, max_steps=10 ** 9, progress=False)
     trainer = Pix2PixTrainer(config)
     data = [b.to(trainer.device) for b in batches(args.batch)]
     i = 0
