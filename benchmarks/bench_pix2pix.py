@@ -31,17 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pix2pix_training import Pix2PixTrainer, make_config  # noqa: E402
+from recording import append_result, machine  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "pix2pix.jsonl"
 REFERENCE_CPU_IT_S = 4.3
-
-
-def machine() -> dict:
-    info = {"uname": " ".join(platform.uname()), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def batches(batch: int, count: int = 8) -> list[torch.Tensor]:
@@ -115,9 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["reference_cpu_it_per_s"] = REFERENCE_CPU_IT_S
     print(json.dumps(result))
     if not args.no_record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with open(RESULTS, "a") as f:
-            f.write(json.dumps(result) + "\n")
+        append_result(RESULTS, result)
     return result
 
 

@@ -33,18 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pixelcnnpp import PixelCNNpp, discretized_mix_logistic_loss  # noqa: E402
+from recording import append_result, machine  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "pixelcnnpp.jsonl"
 CONFIGS = {"small": dict(nr_resnet=1, nr_filters=32), "seed": dict(nr_resnet=5, nr_filters=160)}
 REFERENCE_CPU_IMG_S = {("small", 16): 43.5, ("seed", 4): 0.96}
-
-
-def machine() -> dict:
-    info = {"uname": " ".join(platform.uname()), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def sync(device: torch.device) -> None:
@@ -148,9 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
     if not args.no_record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with open(RESULTS, "a") as f:
-            f.write(json.dumps(result) + "\n")
+        append_result(RESULTS, result)
     return result
 
 

@@ -37,16 +37,9 @@ sys.path.insert(0, str(REPO))
 from inpaint_lib.masks import lower_half  # noqa: E402
 from inpaint_lib.pixelcnnpp.inpainting import inpaint  # noqa: E402
 from inpaint_lib.pixelcnnpp.model import PixelCNNpp  # noqa: E402
+from recording import append_result, machine  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "sampling.jsonl"
-
-
-def machine() -> dict:
-    info = {"uname": " ".join(platform.uname()), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def images(batch: int) -> torch.Tensor:
@@ -124,9 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(json.dumps(result))
     if not args.no_record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with open(RESULTS, "a") as f:
-            f.write(json.dumps(result) + "\n")
+        append_result(RESULTS, result)
     return result
 
 

@@ -1,0 +1,26 @@
+"""What every benchmark records beside its figures: the machine, and one JSON line per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+
+def machine() -> dict:
+    """The machine a figure was measured on: uname, processor, cores, and the GPU when there is one."""
+    info = {"uname": " ".join(platform.uname()), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def append_result(path: Path, result: dict) -> None:
+    """Append ``result`` as one JSON line to ``path`` (folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(result) + "\n")
