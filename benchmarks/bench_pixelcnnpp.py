@@ -19,9 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
-import os
-import platform
 import statistics
 import sys
 import time
