@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pix2pix_training import Pix2PixTrainer, make_config  # noqa: E402
-from recording import append_result, machine  # benchmarks/recording.py
+from recording import machine, report  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "pix2pix.jsonl"
 REFERENCE_CPU_IT_S = 4.3
@@ -104,9 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if trainer.device.type == "cpu":
         result["reference_cpu_it_per_s"] = REFERENCE_CPU_IT_S
-    print(json.dumps(result))
-    if not args.no_record:
-        append_result(RESULTS, result)
+    report(RESULTS, result, record=not args.no_record)
     return result
 
 

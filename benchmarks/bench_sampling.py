@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from inpaint_lib.masks import lower_half  # noqa: E402
 from inpaint_lib.pixelcnnpp.inpainting import inpaint  # noqa: E402
 from inpaint_lib.pixelcnnpp.model import PixelCNNpp  # noqa: E402
-from recording import append_result, machine  # benchmarks/recording.py
+from recording import machine, report  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "sampling.jsonl"
 
@@ -113,9 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
         "identical": bool(torch.equal(a, b)),
         "fraction_identical": round((a == b)[missing].float().mean().item(), 4),
     }
-    print(json.dumps(result))
-    if not args.no_record:
-        append_result(RESULTS, result)
+    report(RESULTS, result, record=not args.no_record)
     return result
 
 

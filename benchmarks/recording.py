@@ -24,3 +24,10 @@ def append_result(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(result) + "\n")
+
+
+def report(path: Path, result: dict, record: bool = True) -> None:
+    """Print ``result`` as one JSON line and, when ``record``, append it to ``path``."""
+    print(json.dumps(result))
+    if record:
+        append_result(path, result)
