@@ -28,10 +28,6 @@ def _rgb32(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def _out(name: str, split: str, root) -> Path:
-    return data_root(root) / name / f"{split}.npz"
-
-
 # ---- imagenet32 ------------------------------------------------------------------------------
 
 def planar_to_images(data: np.ndarray) -> np.ndarray:
@@ -65,7 +61,7 @@ def convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]
         if not files:
             continue
         parts = [_read_batch(p) for p in tqdm(files, desc=f"imagenet32 {split}", unit="file")]
-        written[split] = save_split(_out("imagenet32", split, root), np.concatenate([p[0] for p in parts]),
+        written[split] = save_split(dataset_path("imagenet32", split, root), np.concatenate([p[0] for p in parts]),
                                     np.concatenate([p[1] for p in parts]))
     return written
 
@@ -78,7 +74,7 @@ def convert_imagenet32_png(src: str | os.PathLike, root=None) -> dict[str, Path]
         files = sorted((src / folder).glob("*.png"))
         if files:
             images = np.stack([_rgb32(Image.open(f)) for f in tqdm(files, desc=f"imagenet32 {split}", unit="img")])
-            written[split] = save_split(_out("imagenet32", split, root), images)
+            written[split] = save_split(dataset_path("imagenet32", split, root), images)
     if not written:
         raise DataError(f"{src} holds no train_32x32/*.png or valid_32x32/*.png; point at the unpacked tarballs' folder")
     return written
@@ -129,7 +125,7 @@ def convert_tinyimagenet(src: str | os.PathLike, root=None) -> dict[str, Path]:
             continue
         images = np.stack([_rgb32(Image.open(io.BytesIO(tree.read(name))))
                            for name, _ in tqdm(items, desc=f"tinyimagenet32 {split}", unit="img")])
-        written[split] = save_split(_out("tinyimagenet32", split, root), images, np.array([lab for _, lab in items]))
+        written[split] = save_split(dataset_path("tinyimagenet32", split, root), images, np.array([lab for _, lab in items]))
     return written
 
 
@@ -172,7 +168,7 @@ def convert_cifar10(src: str | os.PathLike | None = None, root=None, download: b
         present = [n for n in names if n in files]
         if present:
             parts = [read_cifar10_binary(files[n]) for n in tqdm(present, desc=f"cifar10 {split}", unit="file")]
-            written[split] = save_split(_out("cifar10", split, root), np.concatenate([p[0] for p in parts]),
+            written[split] = save_split(dataset_path("cifar10", split, root), np.concatenate([p[0] for p in parts]),
                                         np.concatenate([p[1] for p in parts]))
     if not written:
         raise DataError(f"{src} holds no CIFAR-10 binary batches (data_batch_*.bin, test_batch.bin)")
