@@ -16,6 +16,7 @@ data, so a resumed run continues bitwise exactly where the checkpoint was taken.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -163,6 +164,7 @@ class PixelCNNppTrainer:
         self.loader = data.make_loader(config.dataset, "train", config.batch_size, shuffle=True, seed=config.seed,
                                        drop_last=True, device=self.device, rank=rank, world_size=world_size)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self._test_images = None
 
     # ---- bookkeeping ----------------------------------------------------------------------
     @property
@@ -238,11 +240,12 @@ class PixelCNNppTrainer:
     @torch.no_grad()
     def evaluate(self, n_images: int | None = None, batch_size: int = 100, use_ema: bool = True) -> float:
         """Test bits/dim: ``sum of NLL over the images / (n_images * 3 * 32 * 32 * ln 2)``, EMA weights."""
-        images = data.load_split(self.config.dataset, self.test_split)
-        images = images[:n_images] if n_images else images
+        if self._test_images is None:  # read once, not at every periodic evaluation
+            self._test_images = data.load_split(self.config.dataset, self.test_split)
+        images = self._test_images[:n_images] if n_images else self._test_images
         total = 0.0
         self.model.eval()
-        with (self.ema.applied(self.model) if use_ema else _nothing()):
+        with (self.ema.applied(self.model) if use_ema else contextlib.nullcontext()):
             for start in range(0, len(images), batch_size):
                 x = self._prepare(data.to_float(images[start: start + batch_size]).to(self.device))
                 with self.autocast():
@@ -311,14 +314,6 @@ class PixelCNNppTrainer:
     def save_samples(self) -> Path:
         from .viz import save_grid
         return save_grid(self.samples(), self.run_dir / "samples" / f"step_{self.step:07d}.png")
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def read_log(run_dir: str | os.PathLike) -> list[dict]:
