@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
-from .training import CSVLog, read_csv, rng_state, set_rng_state
+from .training import CSVLog, linear_decay, read_csv, rng_state, run_progress, set_rng_state
 from .data import DATASETS, load_split, make_loader, to_float
 from .masks import apply_mask, composite, get_mask
 from .pix2pix import GAN_MODES, NORMS, GANLoss, UnetGenerator, build_discriminator, init_weights, set_dropout
@@ -95,6 +95,8 @@ class Pix2PixConfig:
     max_steps: int | None = 1000              # training length in steps, or
     epochs: int | None = None             # in epochs (exactly one of the two)
     decay_fraction: float = 0.5           # lr constant, then linear to 0 over this last fraction
+    time_budget_s: float | None = None    # also stop after this much training wall time; the lr decay then
+                                          # follows whichever of steps and time ends the run first
     # speed (CUDA only; ignored on the CPU)
     amp: bool = False                     # bf16 autocast
     channels_last: bool = False
@@ -125,6 +127,8 @@ class Pix2PixConfig:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
         if (self.max_steps or 1) <= 0 or (self.epochs or 1) <= 0:
             raise ValueError("max_steps and epochs must be positive")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time_budget_s must be positive seconds or None, got {self.time_budget_s}")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise ValueError(f"decay_fraction must be in [0, 1], got {self.decay_fraction}")
         if len(self.betas) != 2:
@@ -221,6 +225,7 @@ class Pix2PixTrainer:
         self.optG = self._adam(self.netG)
         self.optD = None if self.netD is None else self._adam(self.netD)
         self.step = 0
+        self.train_seconds = 0.0  # training wall time so far, over every resumption
         self._loader = None
         # one LambdaLR per optimiser, stepped once per training step: step s runs at lr * lr_factor(s)
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, self._lr_lambda)
@@ -251,7 +256,15 @@ class Pix2PixTrainer:
         return c.max_steps if c.max_steps is not None else c.epochs * len(self.loader)
 
     def _lr_lambda(self, step: int) -> float:
-        return lr_factor(step, self.total_steps, self.config.decay_fraction)
+        c = self.config
+        if c.time_budget_s is None:
+            return lr_factor(step, self.total_steps, c.decay_fraction)
+        return linear_decay(run_progress(step, self.total_steps, self.train_seconds, c.time_budget_s), c.decay_fraction)
+
+    @property
+    def out_of_time(self) -> bool:
+        """True once the training time has reached ``config.time_budget_s``."""
+        return self.config.time_budget_s is not None and self.train_seconds >= self.config.time_budget_s
 
     def autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp)
@@ -329,6 +342,7 @@ class Pix2PixTrainer:
         if self.netD is not None:
             nets.update(netD=self.netD.state_dict(), optD=self.optD.state_dict())
         return {"kind": "pix2pix", "config": self.config.to_dict(), "step": self.step,
+                "train_seconds": self.train_seconds,
                 "total_steps": self.total_steps, **nets,
                 "schedulers": [s.state_dict() for s in self.schedulers], "rng": rng_state()}
 
@@ -351,6 +365,7 @@ class Pix2PixTrainer:
         for scheduler, saved in zip(self.schedulers, state["schedulers"]):
             scheduler.load_state_dict(saved)
         self.step = state["step"]
+        self.train_seconds = state.get("train_seconds", 0.0)
         set_rng_state(state["rng"])
         return self
 
@@ -384,7 +399,7 @@ class Pix2PixTrainer:
         return save_grid(grid, self.run_dir / "samples" / f"step_{self.step:07d}.png", nrow=len(images))
 
     def fit(self, steps: int | None = None) -> list[dict[str, float]]:
-        """Train up to ``total_steps`` (or ``steps`` more); returns the log rows written meanwhile.
+        """Train up to ``total_steps`` (or ``steps`` more, or to the time budget); returns the new log rows.
 
         With ``config.resume`` the run continues from ``run_dir/checkpoint.pt``; without it a new
         run starts and overwrites what ``run_dir`` held. Ctrl-C (a notebook's stop button) saves
@@ -400,6 +415,7 @@ class Pix2PixTrainer:
         per_epoch = len(self.loader)
         sums: dict[str, torch.Tensor] = {}
         count, start = 0, time.perf_counter()
+        fit_start, seconds_before = start, self.train_seconds
         from tqdm.auto import tqdm
         bar = tqdm(total=end, initial=self.step, desc="pix2pix", unit="step", disable=not c.progress,
                    dynamic_ncols=True)
@@ -409,14 +425,16 @@ class Pix2PixTrainer:
         rows: list[dict[str, float]] = []
         try:
             batches = self.batches()
-            while self.step < end:
+            while self.step < end and not self.out_of_time:
                 lr = self.optG.param_groups[0]["lr"]
                 logs = self.train_step(next(batches))
+                self.train_seconds = seconds_before + time.perf_counter() - fit_start
+                last = self.step == end or self.out_of_time
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0) + value
                 count += 1
                 bar.update(1)
-                if self.step % c.log_every == 0 or self.step == end:
+                if self.step % c.log_every == 0 or last:
                     row = {"step": self.step, "epoch": (self.step - 1) // per_epoch, "lr": lr,
                            **{k: (v / count).item() for k, v in sums.items()},
                            "seconds_per_step": (time.perf_counter() - start) / count}
@@ -425,9 +443,9 @@ class Pix2PixTrainer:
                     self.history.append(row)
                     bar.set_postfix({k: f"{row[k]:.3f}" for k in ("D_real", "D_fake", "G_GAN", "G_L1") if k in row})
                     sums, count, start = {}, 0, time.perf_counter()
-                if self.step % c.sample_every == 0 or self.step == end:
+                if self.step % c.sample_every == 0 or last:
                     self.save_samples(samples)
-                if self.step % c.checkpoint_every == 0 or self.step == end:
+                if self.step % c.checkpoint_every == 0 or last:
                     self.save()
         except KeyboardInterrupt:
             self.save()

@@ -31,11 +31,13 @@ from tqdm.auto import tqdm
 from . import data
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
 from .pixelcnnpp import PixelCNNpp, discretized_mix_logistic_loss
-from .training import EMA, CSVLog, NonFiniteGuard, read_csv, rng_state, set_rng_state
+from .training import (EMA, CSVLog, NonFiniteGuard, linear_decay, read_csv, rng_state, run_progress, set_rng_state,
+                       warmup)
 from .utils import REPO_ROOT, pick_device, seed_everything
 
 ARCHITECTURE_KEYS = ["nr_resnet", "nr_filters", "nr_logistic_mix"]
 DATA_KEYS = ["dataset"]
+LR_SCHEDULES = ("exponential", "linear")
 LOG_COLUMNS = ["step", "epoch", "lr", "train_bpd", "grad_norm", "images_per_s", "skipped", "test_bpd", "seconds"]
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -54,7 +56,11 @@ class PixelCNNppConfig:
     nr_logistic_mix: int = 10
     dropout: float = 0.5
     lr: float = 1e-3
-    lr_decay: float = 0.999995         # per step, as the original
+    lr_schedule: str = "exponential"   # "exponential": lr * lr_decay**step, as the original;
+                                       # "linear": constant, then to 0 over the last decay_fraction of the run
+    lr_decay: float = 0.999995         # per step ("exponential")
+    decay_fraction: float = 1.0        # ("linear") the run's length counts steps or time_budget_s, whichever ends it
+    warmup_steps: int = 0              # linear warm-up from lr / warmup_steps
     betas: tuple[float, float] = (0.95, 0.9995)
     ema_decay: float = 0.9995
     amp: bool = False                  # bf16 autocast (CUDA only)
@@ -79,10 +85,14 @@ class PixelCNNppConfig:
     def validate(self) -> "PixelCNNppConfig":
         if self.dataset not in data.DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(data.DATASETS)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         checks = {
             "batch_size": self.batch_size > 0, "nr_resnet": self.nr_resnet > 0, "nr_filters": self.nr_filters > 0,
             "nr_logistic_mix": self.nr_logistic_mix > 0, "dropout": 0 <= self.dropout < 1, "lr": self.lr > 0,
             "lr_decay": 0 < self.lr_decay <= 1, "ema_decay": 0 <= self.ema_decay < 1,
+            "decay_fraction": 0 <= self.decay_fraction <= 1,
+            "warmup_steps": self.warmup_steps >= 0,
             "eval_every": self.eval_every >= 0, "log_every": self.log_every > 0,
             "checkpoint_every": self.checkpoint_every > 0, "num_workers": self.num_workers == 0,
         }
@@ -152,7 +162,6 @@ class PixelCNNppTrainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.ema = EMA(self.model, config.ema_decay)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=config.lr_decay)
         self.guard = NonFiniteGuard(config.max_nonfinite)
         self.forward = self.model
         if world_size > 1:
@@ -164,7 +173,24 @@ class PixelCNNppTrainer:
         self.loader = data.make_loader(config.dataset, "train", config.batch_size, shuffle=True, seed=config.seed,
                                        drop_last=True, device=self.device, rank=rank, world_size=world_size)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.train_seconds = 0.0  # training wall time so far, over every resumption (evaluation not counted)
         self._test_images = None
+        # stepped once per training step; the multiplier can depend on the time spent (see lr_factor)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: self.lr_factor(step))
+
+    def lr_factor(self, step: int) -> float:
+        """The learning-rate multiplier of 0-based ``step``: warm-up times the configured decay.
+
+        "exponential": ``lr_decay ** step``; "linear": :func:`inpaint_lib.training.linear_decay` of
+        the run's progress, measured in steps or, under a time budget, in training seconds.
+        """
+        c = self.config
+        if c.lr_schedule == "exponential":
+            decay = c.lr_decay ** step
+        else:
+            decay = linear_decay(run_progress(step, self.total_steps, self.train_seconds, c.time_budget_s),
+                                 c.decay_fraction)
+        return warmup(step, c.warmup_steps) * decay
 
     # ---- bookkeeping ----------------------------------------------------------------------
     @property
@@ -185,7 +211,7 @@ class PixelCNNppTrainer:
         return {"config": self.config.to_dict(), "model": self.model.state_dict(), "ema": self.ema.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": rng_state(), "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                "skipped": self.guard.skipped}
+                "skipped": self.guard.skipped, "train_seconds": self.train_seconds}
 
     def save(self) -> Path | None:
         """Rank 0 writes ``run_dir/checkpoint.pt`` atomically."""
@@ -204,6 +230,7 @@ class PixelCNNppTrainer:
         set_rng_state(state["rng"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.guard.skipped = state["skipped"]
+        self.train_seconds = state.get("train_seconds", 0.0)
         return self
 
     def autocast(self):
@@ -273,7 +300,7 @@ class PixelCNNppTrainer:
         bar = tqdm(total=self.total_steps, initial=self.step, desc="PixelCNN++", unit="step",
                    disable=not (progress and self.is_main))
         started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
-        eval_seconds = 0.0  # time spent evaluating, not charged to the time budget
+        seconds_before, eval_seconds = self.train_seconds, 0.0  # evaluation is not charged to the time budget
         while self.step < self.total_steps:
             self.loader.set_epoch(self.epoch)
             for x in self.loader.batches(start=self.batch_in_epoch):
@@ -283,15 +310,15 @@ class PixelCNNppTrainer:
                 window_images += cfg.batch_size
                 bar.update(1)
                 bar.set_postfix(bpd=f"{stats['train_bpd']:.3f}")
-                training_seconds = time.perf_counter() - started - eval_seconds
-                out_of_time = cfg.time_budget_s is not None and training_seconds >= cfg.time_budget_s
+                self.train_seconds = seconds_before + time.perf_counter() - started - eval_seconds
+                out_of_time = cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s
                 last = self.step == self.total_steps or out_of_time
                 evaluate = cfg.eval_every and (self.step % cfg.eval_every == 0 or last)
                 if self.is_main and (self.step % cfg.log_every == 0 or evaluate or last):
                     now = time.perf_counter()
                     row = {"step": self.step, "epoch": self.epoch, **stats, "skipped": self.guard.skipped,
                            "images_per_s": window_images / max(now - window_start, 1e-9),
-                           "seconds": training_seconds}
+                           "seconds": self.train_seconds}
                     if evaluate:
                         row["test_bpd"] = self.evaluate(cfg.eval_images)
                         eval_seconds += time.perf_counter() - now

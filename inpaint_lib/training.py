@@ -7,6 +7,8 @@
   crash between logging and checkpointing never leaves duplicated or orphaned rows.
 - :class:`NonFiniteGuard`: skip a step whose loss or gradient is NaN/inf, count it, and stop the
   run with a clear message after too many.
+- :func:`run_progress`, :func:`linear_decay`, :func:`warmup`: learning-rate schedules that follow
+  the run's length in steps *or* in wall time (a time budget), whichever ends it first.
 """
 
 from __future__ import annotations
@@ -140,3 +142,30 @@ class NonFiniteGuard:
                 f"stopped at step {step}: {self.skipped} steps had a non-finite loss or gradient "
                 f"(limit {self.max_skips}); lower the learning rate, or resume from the last checkpoint")
         return True
+
+
+def run_progress(step: int, total_steps: int, seconds: float = 0.0, time_budget_s: float | None = None) -> float:
+    """How much of a run is done, in [0, 1]: ``max(step / total_steps, seconds / time_budget_s)``.
+
+    A run ends at ``total_steps`` or when its training time reaches ``time_budget_s``, whichever
+    comes first, so a schedule driven by this fraction reaches its end exactly when the run does.
+    """
+    done = step / total_steps if total_steps else 0.0
+    if time_budget_s:
+        done = max(done, seconds / time_budget_s)
+    return min(max(done, 0.0), 1.0)
+
+
+def linear_decay(progress: float, decay_fraction: float) -> float:
+    """Learning-rate multiplier: 1, then linearly to 0 over the last ``decay_fraction`` of the run.
+
+        f(p) = min(1, (1 - p) / decay_fraction)      (f = 1 throughout when decay_fraction = 0)
+    """
+    if decay_fraction <= 0:
+        return 1.0
+    return min(1.0, (1.0 - progress) / decay_fraction)
+
+
+def warmup(step: int, warmup_steps: int) -> float:
+    """Learning-rate multiplier of a linear warm-up: ``min(1, (step + 1) / warmup_steps)`` (1 without one)."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)

@@ -87,6 +87,19 @@ def test_lr_policy_is_constant_then_linear_like_pix2pix(tmp_path, tiny_root):
         trainer.train_step(fixed_batch())
 
 
+def test_a_time_budget_stops_the_run_and_drives_the_lr_decay(tmp_path, tiny_root):
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=1000, time_budget_s=100.0, decay_fraction=0.5))
+    trainer.train_seconds = 75.0  # halfway through the decay half of the budget
+    assert trainer._lr_lambda(0) == pytest.approx(0.5)
+    short = Pix2PixTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6))
+    short.fit()
+    assert short.step == 1 and short.out_of_time
+    resumed = Pix2PixTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6)).load()
+    assert resumed.train_seconds == short.train_seconds and resumed.out_of_time
+    with pytest.raises(ValueError, match="time_budget_s"):
+        make_config("demo", time_budget_s=-5)
+
+
 # ---------------------------------------------------------------- the loop, its files, evaluation
 
 def test_fit_writes_log_grids_checkpoint_and_serves_the_evaluation(tmp_path, tiny_root):

@@ -73,6 +73,28 @@ def test_learning_rate_decays_every_step(tiny_root, tmp_path, monkeypatch):
     assert [float(r["lr"]) for r in log] == pytest.approx([1e-2, 9e-3, 8.1e-3])
 
 
+def test_linear_schedule_with_warmup_reaches_zero_at_the_last_step(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, lr=1e-2, lr_schedule="linear", warmup_steps=2, max_steps=4))
+    log = trainer.fit(progress=False)
+    # warm-up 1/2, 1, 1, 1 times the decay 1, 3/4, 1/2, 1/4 of the run's progress
+    assert [float(r["lr"]) for r in log] == pytest.approx([5e-3, 7.5e-3, 5e-3, 2.5e-3])
+
+
+def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, lr_schedule="linear", max_steps=1000, time_budget_s=3600))
+    trainer.train_seconds = 2700.0  # three quarters of the budget spent, 0 of 1,000 steps
+    assert trainer.lr_factor(0) == pytest.approx(0.25)
+    short = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6))
+    short.fit(progress=False)
+    assert short.step == 1 and short.train_seconds > 0
+    # the time spent is part of the checkpoint, so a resumed run keeps its budget
+    resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6, resume=True))
+    resumed.load()
+    assert resumed.train_seconds == short.train_seconds
+
+
 def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     # 8 training images per batch, 64 images: 8 batches per epoch; 11 steps cross an epoch boundary
@@ -188,6 +210,8 @@ def test_bad_settings_fail_in_one_line():
         make_config("demo", dropout=1.5)
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         make_config("demo", dataset="mnist")
+    with pytest.raises(ValueError, match="unknown lr_schedule 'cosine'; choose one of exponential, linear"):
+        make_config("demo", lr_schedule="cosine")
 
 
 def test_presets_hold_the_original_study_settings():

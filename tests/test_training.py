@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
-from inpaint_lib.training import EMA, CSVLog, NonFiniteGuard, rng_state, set_rng_state
+from inpaint_lib.training import (EMA, CSVLog, NonFiniteGuard, linear_decay, rng_state, run_progress, set_rng_state,
+                                  warmup)
 
 
 def draws():
@@ -61,3 +62,19 @@ def test_non_finite_guard():
     assert guard.should_skip(torch.tensor(math.nan), one, 1) and guard.skipped == 1
     with pytest.raises(FloatingPointError, match="stopped at step 2: 2 steps had a non-finite"):
         guard.should_skip(one, torch.tensor(math.inf), 2)
+
+
+def test_run_progress_follows_whichever_of_steps_and_time_ends_the_run():
+    assert run_progress(25, 100) == 0.25
+    assert run_progress(25, 100, seconds=60, time_budget_s=120) == 0.5   # time ahead of steps
+    assert run_progress(75, 100, seconds=60, time_budget_s=120) == 0.75  # steps ahead of time
+    assert run_progress(10, 100, seconds=500, time_budget_s=120) == 1.0  # clipped at the end
+
+
+def test_linear_decay_and_warmup_multipliers():
+    assert [linear_decay(p, 1.0) for p in (0, 0.25, 0.5, 1)] == [1, 0.75, 0.5, 0]
+    # constant for the first half, then to 0 over the second
+    assert [linear_decay(p, 0.5) for p in (0, 0.5, 0.75, 1)] == [1, 1, 0.5, 0]
+    assert linear_decay(0.9, 0.0) == 1.0
+    assert [warmup(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1, 1, 1]
+    assert warmup(0, 0) == 1.0
