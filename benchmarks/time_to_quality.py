@@ -10,6 +10,7 @@ then evaluate on the val split. Evaluation time is not charged to the budget.
     python benchmarks/time_to_quality.py pix2pix --set netD=patch   # any config override
     python benchmarks/time_to_quality.py l1                         # the U-Net with L1 alone
     python benchmarks/time_to_quality.py pixelcnnpp --label "no EMA" --set ema_decay=0.0
+    python benchmarks/time_to_quality.py l1 --run-dir runs/ttq/l1     # keep the model for notebook 06
 
 What is scored:
 
@@ -144,6 +145,7 @@ def main() -> None:
                         help="steps between points of the curve (default 500 for pixelcnnpp, 1000 for pix2pix/l1)")
     parser.add_argument("--label", default="demo preset", help="what this run tries (for the ablation table)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--run-dir", default=None, help="keep the run (checkpoint, log) here; default: a temporary folder")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--report", action="store_true", help="print the recorded runs and exit")
     args = parser.parse_args()
@@ -158,8 +160,12 @@ def main() -> None:
     args.eval_images = args.eval_images or (2000 if pixelcnnpp else None)
     args.curve_every_steps = args.curve_every_steps or (500 if pixelcnnpp else 1000)
     overrides = parse_overrides(args.set)
-    with tempfile.TemporaryDirectory(prefix="time_to_quality_") as run_dir:
-        figures = (run_pixelcnnpp if pixelcnnpp else run_pix2pix)(args, overrides, run_dir)
+    train = run_pixelcnnpp if pixelcnnpp else run_pix2pix
+    if args.run_dir:  # keep the trained model (notebook 06 can load it from here)
+        figures = train(args, overrides, args.run_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="time_to_quality_") as run_dir:
+            figures = train(args, overrides, run_dir)
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
               "torch": torch.__version__, "threads": args.threads, "method": args.method, "label": args.label,
               "preset": args.preset, "overrides": overrides, "dataset": args.dataset, "split": args.split, "budget_s": args.budget,

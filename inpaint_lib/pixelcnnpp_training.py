@@ -208,7 +208,8 @@ class PixelCNNppTrainer:
         return self.rank == 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "model": self.model.state_dict(), "ema": self.ema.state_dict(),
+        return {"kind": "pixelcnnpp", "config": self.config.to_dict(), "model": self.model.state_dict(),
+                "ema": self.ema.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": rng_state(), "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                 "skipped": self.guard.skipped, "train_seconds": self.train_seconds}
@@ -347,6 +348,27 @@ def read_log(run_dir: str | os.PathLike) -> list[dict]:
     """The rows of ``run_dir/log.csv`` with numbers as floats (empty cells as None)."""
     return [{k: (float(v) if v not in ("", None) else None) for k, v in r.items()}
             for r in read_csv(Path(run_dir) / "log.csv")]
+
+
+def load_model(run_dir: str | os.PathLike, device: str = "auto", ema: bool = True) -> tuple[PixelCNNpp, dict]:
+    """The trained model of a run, in eval mode, and what it was: ``(model, {"config", "step", "path"})``.
+
+    ``ema=True`` loads the EMA weights (what the run's test bits/dim and samples use). No data set
+    is needed. A file that is not a PixelCNN++ checkpoint fails with one line saying what it is.
+    """
+    path = Path(run_dir) / CHECKPOINT_NAME
+    state = load_checkpoint(path, map_location="cpu")
+    if state.get("kind", "pixelcnnpp") != "pixelcnnpp" or not {"config", "model", "ema"} <= set(state):
+        raise ValueError(f"{path} is not a PixelCNN++ checkpoint (kind {state.get('kind')!r}); "
+                         "point at a run of notebook 05 or `python -m inpaint_lib.train pixelcnnpp`")
+    config = state["config"]
+    model = PixelCNNpp(nr_resnet=config["nr_resnet"], nr_filters=config["nr_filters"],
+                       nr_logistic_mix=config["nr_logistic_mix"], dropout=config["dropout"])
+    weights = dict(state["model"])
+    if ema:
+        weights.update(state["ema"]["shadow"])
+    model.load_state_dict(weights)
+    return model.to(pick_device(device)).eval(), {"config": config, "step": state["step"], "path": path}
 
 
 def config_keys() -> list[str]:

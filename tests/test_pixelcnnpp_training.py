@@ -14,7 +14,7 @@ import torch
 
 from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
-from inpaint_lib.pixelcnnpp_training import (CHECKPOINT_NAME, PixelCNNppTrainer, make_config, nats_per_dim,
+from inpaint_lib.pixelcnnpp_training import (CHECKPOINT_NAME, PixelCNNppTrainer, load_model, make_config, nats_per_dim,
                                              read_log)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -235,3 +235,17 @@ def test_data_parallel_on_two_cpu_processes_equals_one_process(tiny_root, tmp_pa
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-6), key
+
+
+def test_load_model_gives_the_ema_weights_and_refuses_other_checkpoints(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "run", max_steps=2, ema_decay=0.5))
+    trainer.fit(progress=False)
+    model, info = load_model(tmp_path / "run", device="cpu")
+    assert info["step"] == 2 and info["config"]["nr_filters"] == 8 and not model.training
+    assert all(torch.equal(p, trainer.ema.shadow[n]) for n, p in model.named_parameters())
+    raw, _ = load_model(tmp_path / "run", device="cpu", ema=False)
+    assert same({k: v for k, v in raw.state_dict().items()}, weights(trainer))
+    save_checkpoint(tmp_path / "other" / "checkpoint.pt", {"kind": "pix2pix", "config": {}})
+    with pytest.raises(ValueError, match="is not a PixelCNN\\+\\+ checkpoint \\(kind 'pix2pix'\\)"):
+        load_model(tmp_path / "other")

@@ -13,7 +13,8 @@ from .layers import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2
                      DownShiftedConvTranspose2d, GatedResNet, concat_elu, down_shift, image_and_border, right_shift)
 from .likelihood import (bits_per_dim, channel_log_probs, discretized_mix_logistic_log_prob,
                          discretized_mix_logistic_loss, mixture_parameters)
-from .inpainting import SAMPLERS, BestOfN, best_of_n, conditional_bits_per_dim, inpaint, score_completions
+from .inpainting import (SAMPLERS, BestOfN, best_of_n, conditional_bits_per_dim, inpaint, inpainting_method,
+                         score_completions)
 from .model import PixelCNNpp
 from .receptive_field import receptive_field
 from .sampling import quantize, sample, sample_from_discretized_mix_logistic
@@ -21,7 +22,8 @@ from .sampling import quantize, sample, sample_from_discretized_mix_logistic
 __all__ = [
     "PixelCNNpp", "discretized_mix_logistic_loss", "discretized_mix_logistic_log_prob", "channel_log_probs",
     "mixture_parameters", "bits_per_dim", "sample_from_discretized_mix_logistic", "quantize", "sample",
-    "receptive_field", "inpaint", "conditional_bits_per_dim", "score_completions", "best_of_n", "BestOfN", "SAMPLERS", "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
+    "receptive_field", "inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "best_of_n",
+    "BestOfN", "SAMPLERS", "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
     "DownRightShiftedConvTranspose2d", "NIN", "GatedResNet", "concat_elu", "down_shift", "right_shift",
     "image_and_border",
 ]

@@ -153,6 +153,21 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     return out.view(n_samples, batch, 3, size, size)
 
 
+def inpainting_method(model: torch.nn.Module, sampler: str = "fast", seed: int = 0):
+    """``method(masked, mask) -> one completion`` for :mod:`inpaint_lib.evaluation` and :mod:`inpaint_lib.comparison`.
+
+    Each call draws a new completion (one seeded generator runs through all calls), so calling
+    the method n times gives n different completions of the same images, reproducibly.
+    """
+    generator = torch.Generator(_model_device(model)).manual_seed(seed)
+
+    def method(masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return inpaint(model, masked, mask, sampler=sampler, generator=generator)[0].to(masked.device)
+
+    method.name = f"PixelCNN++ ({sampler} sampler)"
+    return method
+
+
 # -- conditional likelihood -----------------------------------------------------------------------
 
 def _check_suffix(mask: torch.Tensor) -> None:
