@@ -8,7 +8,7 @@ how likely each completion is under a density model, and how long one takes.
 - :func:`complete`: ``n`` completions per image from any method ``method(masked, mask)``, known
   pixels pasted back, timed;
 - :func:`score`: the metrics of :mod:`inpaint_lib.metrics` averaged over images and completions,
-  the diversity of the completions, and, given a PixelCNN++, the conditional bits/dim of each
+  their sharpness (is the method blurry?), the diversity of the completions, and, given a PixelCNN++, the conditional bits/dim of each
   completion's missing region under it (:func:`inpaint_lib.pixelcnnpp.score_completions`).
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .masks import apply_mask, composite, get_mask
-from .metrics import all_metrics, diversity
+from .metrics import all_metrics, diversity, sharpness
 
 
 @dataclass
@@ -79,7 +79,8 @@ def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | s
     """Scores of ``completions`` of ``images``, each a mean over images (and over the n completions).
 
     Returns ``l1_x100, l1_255, mse, psnr, ssim`` (:func:`inpaint_lib.metrics.all_metrics` of every
-    completion), ``diversity`` (:func:`inpaint_lib.metrics.diversity`; only with n >= 2),
+    completion), ``sharpness`` (:func:`inpaint_lib.metrics.sharpness`: 1 is as detailed as the truth,
+    blur is below 1), ``diversity`` (:func:`inpaint_lib.metrics.diversity`; only with n >= 2),
     ``bpd_under_pixelcnnpp`` (with ``density_model``: conditional bits/dim of the completions'
     missing region given the true known region) and ``seconds_per_image``.
     """
@@ -90,7 +91,7 @@ def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | s
                          "pass the images they were made from")
     sums: dict[str, float] = {}
     for sample in samples:
-        for name, values in all_metrics(sample, images, mask).items():
+        for name, values in {**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)}.items():
             sums[name] = sums.get(name, 0.0) + values.double().mean().item()
     result = {name: total / len(samples) for name, total in sums.items()}
     if len(samples) >= 2:

@@ -121,3 +121,25 @@ def diversity(samples: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     spread = samples.float().std(dim=0, correction=1)  # (B, C, H, W)
     weight = _check(spread, spread, mask)
     return 100.0 * _masked_mean(spread, weight)
+
+
+def sharpness(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """How much local detail a completion has, relative to the truth, per image: (B,).
+
+    The summed absolute differences between horizontally and vertically neighbouring sub-pixels,
+    over neighbour pairs that are both missing, of the prediction divided by the same sum for
+    the target:
+
+        sharpness[b] = sum |grad prediction_b| / sum |grad target_b|      (missing pairs only)
+
+    1 means as much local contrast as the real image; a blurry (averaged) completion scores well
+    below 1, a flat one 0, a noisy one above 1. It says nothing about being *right*; pair it with L1.
+    """
+    weight = _check(prediction, target, mask)
+
+    def total_variation(x: torch.Tensor) -> torch.Tensor:
+        dx = (x[..., :, 1:] - x[..., :, :-1]).abs() * weight[..., :, 1:] * weight[..., :, :-1]
+        dy = (x[..., 1:, :] - x[..., :-1, :]).abs() * weight[..., 1:, :] * weight[..., :-1, :]
+        return dx.flatten(1).sum(1) + dy.flatten(1).sum(1)
+
+    return total_variation(prediction) / total_variation(target).clamp_min(1e-12)

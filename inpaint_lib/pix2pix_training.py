@@ -510,6 +510,26 @@ def load_trainer(run_dir: str | os.PathLike, device: str = "auto") -> Pix2PixTra
     return Pix2PixTrainer(config).load(path)
 
 
+def load_or_train(run_dir: str | os.PathLike, config: Pix2PixConfig, train_missing: bool = True,
+                  ) -> tuple[Pix2PixTrainer, str]:
+    """The trained run in ``run_dir`` if it has a checkpoint; else ``config`` trained now. Returns (trainer, what happened).
+
+    Notebook 06 uses this to compare the models of notebooks 02 and 03 without depending on
+    them: with ``train_missing=False`` a missing checkpoint is an error that says what to run.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT_NAME).exists():
+        trainer = load_trainer(run_dir, device=config.device)
+        return trainer, (f"loaded {run_dir} (step {trainer.step}, netD {trainer.config.netD}, "
+                         f"trained on {trainer.config.dataset})")
+    if not train_missing:
+        raise FileNotFoundError(f"no checkpoint at {run_dir / CHECKPOINT_NAME}; run the notebook that trains it "
+                                "(02 or 03) or allow training a demo model here")
+    trainer = train(dataclasses.replace(config, resume=False, progress=False))
+    return trainer, (f"no checkpoint at {run_dir}: trained one here for {trainer.step} steps on {config.dataset} "
+                     f"(netD {config.netD}, saved in {config.run_dir})")
+
+
 def train(config: Pix2PixConfig) -> Pix2PixTrainer:
     """Build a trainer for ``config``, run it to the end, return it."""
     trainer = Pix2PixTrainer(config)
@@ -517,5 +537,5 @@ def train(config: Pix2PixConfig) -> Pix2PixTrainer:
     return trainer
 
 
-__all__ = ["Pix2PixConfig", "PRESETS", "make_config", "config_keys", "lr_factor", "Pix2PixTrainer", "train",
+__all__ = ["Pix2PixConfig", "PRESETS", "make_config", "config_keys", "lr_factor", "Pix2PixTrainer", "train", "load_or_train",
            "inpainting_method", "dropout_completions", "load_trainer", "read_log", "ARCHITECTURE_KEYS"]

@@ -371,6 +371,26 @@ def load_model(run_dir: str | os.PathLike, device: str = "auto", ema: bool = Tru
     return model.to(pick_device(device)).eval(), {"config": config, "step": state["step"], "path": path}
 
 
+def load_or_train(run_dir: str | os.PathLike, config: PixelCNNppConfig, train_missing: bool = True,
+                  ) -> tuple[PixelCNNpp, str]:
+    """The EMA model of the run in ``run_dir`` if it has a checkpoint; else ``config`` trained now.
+
+    Returns (model in eval mode, what happened). With ``train_missing=False`` a missing
+    checkpoint is an error that says what to run.
+    """
+    if (Path(run_dir) / CHECKPOINT_NAME).exists():
+        model, info = load_model(run_dir, device=config.device)
+        return model, (f"loaded {run_dir} (step {info['step']}, {info['config']['nr_filters']} filters, "
+                       f"trained on {info['config']['dataset']})")
+    if not train_missing:
+        raise FileNotFoundError(f"no checkpoint at {Path(run_dir) / CHECKPOINT_NAME}; run notebook 05 "
+                                "(or `python -m inpaint_lib.train pixelcnnpp`) or allow training a demo model here")
+    trainer = train(dataclasses.replace(config, resume=False), progress=False)
+    model, _ = load_model(config.run_dir, device=config.device)
+    return model, (f"no checkpoint at {run_dir}: trained one here for {trainer.step} steps on {config.dataset} "
+                   f"(saved in {config.run_dir})")
+
+
 def config_keys() -> list[str]:
     return [f.name for f in dataclasses.fields(PixelCNNppConfig)]
 

@@ -127,3 +127,18 @@ def test_diversity_errors():
         metrics.diversity(torch.stack([target, target]), lower_half(16, 16))
     with pytest.raises(ValueError, match="leaves nothing missing"):
         metrics.diversity(torch.stack([target, target]), torch.zeros(32, 32, dtype=torch.bool))
+
+
+def test_sharpness_is_one_for_the_truth_below_one_for_a_blur_and_zero_for_a_flat_fill():
+    from inpaint_lib.metrics import sharpness
+    torch.manual_seed(0)
+    truth = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = lower_half()
+    assert torch.allclose(sharpness(truth, truth, mask), torch.ones(2))
+    blurred = torch.nn.functional.avg_pool2d(truth, 3, stride=1, padding=1)
+    assert (sharpness(blurred, truth, mask) < 0.6).all()
+    assert torch.equal(sharpness(torch.zeros_like(truth), truth, mask), torch.zeros(2))
+    # only pairs inside the missing region count: the known half may be anything
+    changed = truth.clone()
+    changed[:, :, :16] = 0
+    assert torch.equal(sharpness(changed, truth, mask), sharpness(truth, truth, mask))

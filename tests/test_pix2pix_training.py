@@ -14,7 +14,7 @@ import torch
 from inpaint_lib.checkpoint import save_checkpoint
 from inpaint_lib.data import save_split
 from inpaint_lib.evaluation import evaluate
-from inpaint_lib.pix2pix_training import (PRESETS, Pix2PixTrainer, load_trainer, lr_factor, make_config,
+from inpaint_lib.pix2pix_training import (PRESETS, Pix2PixTrainer, load_or_train, load_trainer, lr_factor, make_config,
                                           read_log)
 from inpaint_lib.train import main as cli_main
 from inpaint_lib.train import parse_value
@@ -239,3 +239,14 @@ def test_dropout_completions_differ_only_in_the_missing_half(tmp_path, tiny_root
         assert torch.equal(samples[:, :, :, :16], images[None, :, :, :16].expand(3, -1, -1, -1, -1))
         assert (spread[:, :, 16:].max() > 0) == differ
         assert trainer.netG.training  # the trainer's mode is left as it was
+
+
+def test_load_or_train_loads_a_checkpoint_or_trains_or_says_what_to_run(tmp_path, tiny_root):
+    config = tiny(tiny_root, tmp_path / "run", max_steps=2)
+    trainer, how = load_or_train(tmp_path / "run", config)
+    assert trainer.step == 2 and how.startswith("no checkpoint") and (tmp_path / "run" / "checkpoint.pt").exists()
+    again, how = load_or_train(tmp_path / "run", config)
+    assert how.startswith("loaded") and all(torch.equal(a, b) for a, b in
+                                            zip(again.netG.state_dict().values(), trainer.netG.state_dict().values()))
+    with pytest.raises(FileNotFoundError, match="run the notebook that trains it"):
+        load_or_train(tmp_path / "nothing", config, train_missing=False)

@@ -14,8 +14,8 @@ import torch
 
 from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
-from inpaint_lib.pixelcnnpp_training import (CHECKPOINT_NAME, PixelCNNppTrainer, load_model, make_config, nats_per_dim,
-                                             read_log)
+from inpaint_lib.pixelcnnpp_training import (CHECKPOINT_NAME, PixelCNNppTrainer, load_model, load_or_train,
+                                             make_config, nats_per_dim, read_log)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -249,3 +249,14 @@ def test_load_model_gives_the_ema_weights_and_refuses_other_checkpoints(tiny_roo
     save_checkpoint(tmp_path / "other" / "checkpoint.pt", {"kind": "pix2pix", "config": {}})
     with pytest.raises(ValueError, match="is not a PixelCNN\\+\\+ checkpoint \\(kind 'pix2pix'\\)"):
         load_model(tmp_path / "other")
+
+
+def test_load_or_train_trains_once_then_loads(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    config = tiny(tiny_root, tmp_path / "run", max_steps=2)
+    model, how = load_or_train(tmp_path / "run", config)
+    assert how.startswith("no checkpoint") and not model.training
+    again, how = load_or_train(tmp_path / "run", config)
+    assert how.startswith("loaded") and same(again.state_dict(), model.state_dict())
+    with pytest.raises(FileNotFoundError, match="run notebook 05"):
+        load_or_train(tmp_path / "nothing", config, train_missing=False)
