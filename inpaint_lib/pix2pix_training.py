@@ -391,10 +391,16 @@ class Pix2PixTrainer:
         return to_float(images).to(self.device)
 
     def save_samples(self, images: torch.Tensor) -> Path:
-        """A PNG grid: masked inputs, composited completions, truths (one row each)."""
+        """A PNG grid: masked inputs, G's outputs, truths (one row each).
+
+        G's output is shown as it trains: with ``composite`` (the known half pasted back in the
+        objective) the pasted image, otherwise G's raw output, upper half included.
+        """
         from .viz import save_grid
         masked = apply_mask(images, self.mask)
-        completed = composite(self.complete(masked), images, self.mask)
+        completed = self.complete(masked)
+        if self.config.composite:
+            completed = composite(completed, images, self.mask)
         grid = torch.cat([masked, completed, images]).cpu()
         return save_grid(grid, self.run_dir / "samples" / f"step_{self.step:07d}.png", nrow=len(images))
 
