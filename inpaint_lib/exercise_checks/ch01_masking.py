@@ -1,10 +1,4 @@
-"""Checks for the exercise notebooks: compare a student's function with ``inpaint_lib``'s.
-
-Each ``check_*`` function runs the student's code on random and edge-case inputs and raises an
-``AssertionError`` whose message says *what* is wrong ("row 16 is not missing: is the mask
-shifted by one row?"), recognising the common mistakes by the numbers they produce. It prints
-a short confirmation when everything agrees.
-"""
+"""Checks for exercise 01: masking and PSNR."""
 
 from __future__ import annotations
 
@@ -13,34 +7,9 @@ from typing import Callable
 
 import torch
 
-from . import masks, metrics
+from .. import masks, metrics
+from ._common import _diagnose, _passed
 
-
-def _close(a, b, tol: float = 1e-4) -> bool:
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    return a.shape == b.shape and torch.allclose(a, b, rtol=tol, atol=tol)
-
-
-def _diagnose(name: str, got, expected, mistakes: dict[str, object], tol: float = 1e-4) -> None:
-    """Pass when ``got`` matches ``expected``; otherwise name the first known mistake it matches."""
-    if _close(got, expected, tol):
-        return
-    for message, value in mistakes.items():
-        if _close(got, value, tol):
-            raise AssertionError(f"{name}: {message}")
-    got_t, exp_t = torch.as_tensor(got), torch.as_tensor(expected)
-    if got_t.shape != exp_t.shape:
-        raise AssertionError(f"{name}: expected a result of shape {tuple(exp_t.shape)}, got {tuple(got_t.shape)}")
-    worst = (got_t.double() - exp_t.double()).abs().max().item()
-    raise AssertionError(f"{name}: differs from inpaint_lib's answer by up to {worst:.4g} "
-                         f"(expected e.g. {exp_t.flatten()[:3].tolist()}, got {got_t.flatten()[:3].tolist()})")
-
-
-def _passed(what: str) -> None:
-    print(f"✓ {what}: all checks passed")
-
-
-# ---- 01 masking and PSNR -------------------------------------------------------------------
 
 def check_lower_half_mask(lower_half_mask: Callable[[int, int], torch.Tensor]) -> None:
     """``lower_half_mask(height, width)``: bool (H, W), True on rows ``height // 2`` and below."""
