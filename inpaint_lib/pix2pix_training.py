@@ -88,6 +88,7 @@ class Pix2PixConfig:
     gan_mode: str = "vanilla"
     lambda_l1: float = 100.0
     composite: bool = True                # see the module docstring
+    flip: bool = False                    # mirror a random half of each batch left-right (augmentation)
     # optimisation
     batch_size: int = 16
     lr: float = 2e-4
@@ -193,6 +194,18 @@ def lr_factor(step: int, total_steps: int, decay_fraction: float) -> float:
     n_decay = round(total_steps * decay_fraction)
     n_const = total_steps - n_decay
     return 1.0 - max(0, step + 1 - n_const) / (n_decay + 1)
+
+
+def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2, drawn from ``(seed, step)`` alone.
+
+    Mirrored photographs are as natural as the originals, and the lower-half task is symmetric
+    left-right, so this doubles the variety of training pairs for free. The draw depends only on
+    the seed and the step, so a resumed run flips exactly as an uninterrupted one.
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
 def _eval_split(dataset: str) -> str:
@@ -433,7 +446,10 @@ class Pix2PixTrainer:
             batches = self.batches()
             while self.step < end and not self.out_of_time:
                 lr = self.optG.param_groups[0]["lr"]
-                logs = self.train_step(next(batches))
+                batch = next(batches)
+                if c.flip:
+                    batch = random_flip(batch, seed=c.seed, step=self.step)
+                logs = self.train_step(batch)
                 self.train_seconds = seconds_before + time.perf_counter() - fit_start
                 last = self.step == end or self.out_of_time
                 for key, value in logs.items():
@@ -543,5 +559,5 @@ def train(config: Pix2PixConfig) -> Pix2PixTrainer:
     return trainer
 
 
-__all__ = ["Pix2PixConfig", "PRESETS", "make_config", "config_keys", "lr_factor", "Pix2PixTrainer", "train", "load_or_train",
+__all__ = ["Pix2PixConfig", "PRESETS", "make_config", "config_keys", "lr_factor", "random_flip", "Pix2PixTrainer", "train", "load_or_train",
            "inpainting_method", "dropout_completions", "load_trainer", "read_log", "ARCHITECTURE_KEYS"]

@@ -250,3 +250,14 @@ def test_load_or_train_loads_a_checkpoint_or_trains_or_says_what_to_run(tmp_path
                                             zip(again.netG.state_dict().values(), trainer.netG.state_dict().values()))
     with pytest.raises(FileNotFoundError, match="run the notebook that trains it"):
         load_or_train(tmp_path / "nothing", config, train_missing=False)
+
+
+def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_step():
+    from inpaint_lib.pix2pix_training import random_flip
+    images = torch.rand(64, 3, 8, 8)
+    out = random_flip(images, seed=0, step=5)
+    mirrored = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images)]
+    assert all(m or k for m, k in zip(mirrored, kept)) and 16 < sum(mirrored) < 48
+    assert torch.equal(random_flip(images, seed=0, step=5), out)       # resumable: depends on (seed, step) only
+    assert not torch.equal(random_flip(images, seed=0, step=6), out)
