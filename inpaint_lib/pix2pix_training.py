@@ -40,6 +40,7 @@ and ``G_L1_lower`` = the same over the missing pixels only (twice G_L1 when comp
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -89,6 +90,7 @@ class Pix2PixConfig:
     lambda_l1: float = 100.0
     composite: bool = True                # see the module docstring
     flip: bool = False                    # mirror a random half of each batch left-right (augmentation)
+    ema_decay: float = 0.0                # > 0: keep an exponential moving average of G's weights and complete with it
     # optimisation
     batch_size: int = 16
     lr: float = 2e-4
@@ -128,6 +130,8 @@ class Pix2PixConfig:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
         if (self.max_steps or 1) <= 0 or (self.epochs or 1) <= 0:
             raise ValueError("max_steps and epochs must be positive")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0 turns the average off), got {self.ema_decay}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be positive seconds or None, got {self.time_budget_s}")
         if not 0.0 <= self.decay_fraction <= 1.0:
@@ -235,6 +239,8 @@ class Pix2PixTrainer:
         self.netD = None if config.netD == "none" else self._prepare(init_weights(
             build_discriminator(config.netD, 6, config.ndf, config.n_layers, config.norm)))
         self.gan_loss = GANLoss(config.gan_mode)
+        # the averaged generator: ema = d * ema + (1 - d) * w after every step, batch-norm statistics copied
+        self.netG_ema = copy.deepcopy(self.netG).requires_grad_(False) if config.ema_decay > 0 else None
         self.optG = self._adam(self.netG)
         self.optD = None if self.netD is None else self._adam(self.netD)
         self.step = 0
@@ -321,6 +327,8 @@ class Pix2PixTrainer:
             logs["G_GAN"] = loss_G_GAN.detach()
         loss_G.backward()
         self.optG.step()
+        if self.netG_ema is not None:
+            self._update_ema()
         for scheduler in self.schedulers:
             scheduler.step()
         self.step += 1
@@ -331,15 +339,27 @@ class Pix2PixTrainer:
                 self.mask.expand(len(real), *self.mask.shape)).mean()
         return logs
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        ema, live = self.netG_ema, self.netG
+        torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in live.parameters()], 1.0 - self.config.ema_decay)
+        for averaged, current in zip(ema.buffers(), live.buffers()):
+            averaged.copy_(current)
+
     # -- inference
+    @property
+    def generator(self) -> nn.Module:
+        """The generator that completes images: the weight average when ``ema_decay`` > 0, else G itself."""
+        return self.netG_ema if self.netG_ema is not None else self.netG
+
     @torch.no_grad()
     def complete(self, masked: torch.Tensor, dropout: bool = False) -> torch.Tensor:
-        """G's prediction for masked images (eval mode; ``dropout`` keeps the dropout layers on)."""
-        return inpainting_method(self.netG, dropout=dropout, device=self.device)(masked, self.mask)
+        """The generator's prediction for masked images (eval mode; ``dropout`` keeps the dropout layers on)."""
+        return inpainting_method(self.generator, dropout=dropout, device=self.device)(masked, self.mask)
 
     def method(self, dropout: bool = False):
-        """An inpainting method for :func:`inpaint_lib.evaluation.evaluate`."""
-        return inpainting_method(self.netG, dropout=dropout, device=self.device)
+        """An inpainting method for :func:`inpaint_lib.evaluation.evaluate` (the averaged G when there is one)."""
+        return inpainting_method(self.generator, dropout=dropout, device=self.device)
 
     # -- checkpoints
     @property
@@ -352,6 +372,8 @@ class Pix2PixTrainer:
 
     def state_dict(self) -> dict[str, Any]:
         nets = {"netG": self.netG.state_dict(), "optG": self.optG.state_dict()}
+        if self.netG_ema is not None:
+            nets["netG_ema"] = self.netG_ema.state_dict()
         if self.netD is not None:
             nets.update(netD=self.netD.state_dict(), optD=self.optD.state_dict())
         return {"kind": "pix2pix", "config": self.config.to_dict(), "step": self.step,
@@ -372,6 +394,8 @@ class Pix2PixTrainer:
         check_config(state["config"], self.config.to_dict(), ARCHITECTURE_KEYS, what=f"checkpoint {path}")
         self.netG.load_state_dict(state["netG"])
         self.optG.load_state_dict(state["optG"])
+        if self.netG_ema is not None:  # a run that had no average starts one from its current weights
+            self.netG_ema.load_state_dict(state.get("netG_ema", state["netG"]))
         if self.netD is not None:
             self.netD.load_state_dict(state["netD"])
             self.optD.load_state_dict(state["optD"])

@@ -261,3 +261,21 @@ def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_ste
     assert all(m or k for m, k in zip(mirrored, kept)) and 16 < sum(mirrored) < 48
     assert torch.equal(random_flip(images, seed=0, step=5), out)       # resumable: depends on (seed, step) only
     assert not torch.equal(random_flip(images, seed=0, step=6), out)
+
+
+def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp_path, tiny_root):
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, ema_decay=0.5, max_steps=2))
+    before = [p.clone() for p in trainer.netG_ema.parameters()]
+    trainer.train_step(fixed_batch())
+    for old, ema, live in zip(before, trainer.netG_ema.parameters(), trainer.netG.parameters()):
+        assert torch.allclose(ema, 0.5 * old + 0.5 * live)
+    assert all(torch.equal(a, b) for a, b in zip(trainer.netG_ema.buffers(), trainer.netG.buffers()))
+    assert trainer.generator is trainer.netG_ema
+    trainer.save()
+    loaded = load_trainer(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.netG_ema.parameters(), trainer.netG_ema.parameters()))
+    masked = fixed_batch()
+    assert torch.equal(loaded.complete(masked), trainer.complete(masked))
+    assert Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain")).netG_ema is None
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        make_config("demo", ema_decay=1.0)
