@@ -82,8 +82,8 @@ def test_lr_policy_is_constant_then_linear_like_pix2pix(tmp_path, tiny_root):
     assert [lr_factor(s, 4, 0.0) for s in range(4)] == [1, 1, 1, 1]
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=10))
     for step in range(7):
-        assert trainer.optG.param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(step, 10, 0.5))
-        assert trainer.optD.param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(step, 10, 0.5))
+        assert trainer.optG.param_groups[0]["lr"] == pytest.approx(trainer.config.lr * lr_factor(step, 10, 0.5))
+        assert trainer.optD.param_groups[0]["lr"] == pytest.approx(trainer.config.lr * lr_factor(step, 10, 0.5))
         trainer.train_step(fixed_batch())
 
 
@@ -265,10 +265,12 @@ def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_ste
 
 def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp_path, tiny_root):
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, ema_decay=0.5, max_steps=2))
+    # the decay warms up: 1/10 at step 0, ..., then the configured 0.5 from step 8 on
+    assert [trainer.ema_decay_at(s) for s in (0, 1, 8, 100)] == pytest.approx([0.1, 2 / 11, 0.5, 0.5])
     before = [p.clone() for p in trainer.netG_ema.parameters()]
     trainer.train_step(fixed_batch())
     for old, ema, live in zip(before, trainer.netG_ema.parameters(), trainer.netG.parameters()):
-        assert torch.allclose(ema, 0.5 * old + 0.5 * live)
+        assert torch.allclose(ema, 0.1 * old + 0.9 * live)
     assert all(torch.equal(a, b) for a, b in zip(trainer.netG_ema.buffers(), trainer.netG.buffers()))
     assert trainer.generator is trainer.netG_ema
     trainer.save()
@@ -276,6 +278,6 @@ def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp
     assert all(torch.equal(a, b) for a, b in zip(loaded.netG_ema.parameters(), trainer.netG_ema.parameters()))
     masked = fixed_batch()
     assert torch.equal(loaded.complete(masked), trainer.complete(masked))
-    assert Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain")).netG_ema is None
+    assert Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain", ema_decay=0.0)).netG_ema is None
     with pytest.raises(ValueError, match="ema_decay must be in"):
         make_config("demo", ema_decay=1.0)
