@@ -116,3 +116,15 @@ def test_unconditional_sample_from_a_tiny_model():
     b = sample(model, 2, generator=torch.Generator().manual_seed(3))
     assert a.shape == (2, 3, 4, 4) and torch.equal(a, b)
     torch.testing.assert_close(quantize(a), a)
+
+
+def test_fast_unconditional_sampling_draws_the_naive_pixels():
+    torch.manual_seed(0)
+    model = PixelCNNpp(nr_resnet=2, nr_filters=8, nr_logistic_mix=3, image_size=8, dropout=0.5).double().train()
+    naive = sample(model, 3, generator=torch.Generator().manual_seed(5), sampler="naive")
+    fast = sample(model, 3, generator=torch.Generator().manual_seed(5), sampler="fast")
+    assert model.training                                   # eval mode only while sampling
+    assert torch.equal(naive, fast)
+    assert len(naive.flatten(1).unique(dim=0)) == 3         # three different images, not one repeated
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sample(model, 1, sampler="cached")

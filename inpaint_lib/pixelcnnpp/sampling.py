@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch.nn.utils import parametrize
 
+from .fast_sampling import sample_rows_cached
 from .likelihood import mixture_parameters
 
 U_MIN = 1e-5  # uniform noise is drawn from (U_MIN, 1 - U_MIN), as in the original, so logs stay finite
@@ -69,22 +70,40 @@ def sample_from_discretized_mix_logistic(l: torch.Tensor, generator: torch.Gener
 
 @torch.no_grad()
 def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
-           progress: bool = False) -> torch.Tensor:
+           progress: bool = False, sampler: str = "fast") -> torch.Tensor:
     """``n`` unconditional images (n, 3, S, S) from a PixelCNN++ ``model``, pixel by pixel in raster order.
 
-    The naive sampler: one full forward pass per pixel (S * S passes). Put the model in eval
-    mode first if dropout should be off. Returns quantised values in [-1, 1].
+    Each pixel is drawn from ``p(x_t | x_<t)`` once all pixels before it are drawn: S * S draws.
+    ``sampler="naive"`` runs the whole network for every pixel (S * S full passes); ``"fast"``
+    (the default) recomputes only the activations a new pixel can change (the row cache of
+    :mod:`.fast_sampling`, as in inpainting) and, given the same ``generator``, draws the same
+    pixels. The model runs in eval mode (dropout off; its mode is restored afterwards).
+    Returns quantised values in [-1, 1].
     """
+    if sampler not in ("naive", "fast"):
+        raise ValueError(f"unknown sampler {sampler!r}; choose 'naive' or 'fast'")
     size = model.image_size
-    device = next(model.parameters()).device
-    x = torch.zeros(n, 3, size, size, device=device)
-    rows = range(size)
-    if progress:
-        from tqdm.auto import tqdm
-        rows = tqdm(rows, desc="sampling rows", unit="row")
-    with parametrize.cached():                       # weight norm computed once, not per pass
-        for i in rows:
-            for j in range(size):
-                l = model(x)[:, :, i:i + 1, j:j + 1]
-                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)
-    return x
+    weight = next(model.parameters())
+    device = weight.device
+    x = torch.zeros(n, 3, size, size, device=device, dtype=weight.dtype)
+
+    def draw(l: torch.Tensor) -> torch.Tensor:
+        return sample_from_discretized_mix_logistic(l, generator)
+
+    was_training = model.training
+    model.eval()
+    try:
+        with parametrize.cached():                       # weight norm computed once, not per pass
+            if sampler == "fast":
+                missing = torch.ones(n, size, size, dtype=torch.bool, device=device)
+                return sample_rows_cached(model, x, missing, draw, progress)
+            rows = range(size)
+            if progress:
+                from tqdm.auto import tqdm
+                rows = tqdm(rows, desc="sampling rows", unit="row")
+            for i in rows:
+                for j in range(size):
+                    x[:, :, i:i + 1, j:j + 1] = draw(model(x)[:, :, i:i + 1, j:j + 1])
+            return x
+    finally:
+        model.train(was_training)
