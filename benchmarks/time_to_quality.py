@@ -6,7 +6,7 @@ then evaluate on the val split. Evaluation time is not charged to the budget.
 
     export INPAINT_DATA=../shared/data
     python benchmarks/time_to_quality.py pixelcnnpp                 # demo preset, bits/dim
-    python benchmarks/time_to_quality.py pix2pix                    # demo preset (its discriminator)
+    python benchmarks/time_to_quality.py pix2pix                    # demo preset (PixelGAN)
     python benchmarks/time_to_quality.py pix2pix --set netD=patch   # any config override
     python benchmarks/time_to_quality.py l1                         # the U-Net with L1 alone
     python benchmarks/time_to_quality.py pixelcnnpp --label "no EMA" --set ema_decay=0.0

@@ -160,8 +160,8 @@ def _tensors(state) -> list[torch.Tensor]:
 
 def test_checkpoint_from_another_architecture_fails_clearly(tmp_path, tiny_root):
     Pix2PixTrainer(tiny(tiny_root, tmp_path)).save()
-    wider = Pix2PixTrainer(tiny(tiny_root, tmp_path, ngf=16, netD="pixel"))
-    with pytest.raises(ValueError, match=r"another configuration: ngf=8 \(now 16\), netD='patch' \(now 'pixel'\)"):
+    wider = Pix2PixTrainer(tiny(tiny_root, tmp_path, ngf=16, netD="patch"))
+    with pytest.raises(ValueError, match=r"another configuration: ngf=8 \(now 16\), netD='pixel' \(now 'patch'\)"):
         wider.load()
     save_checkpoint(tmp_path / "other.pt", {"kind": "pixelcnnpp", "config": {}})
     with pytest.raises(ValueError, match="not a pix2pix checkpoint"):
@@ -188,7 +188,7 @@ def test_presets():
                                                                                           (0.5, 0.999), 100.0)
     assert seed.epochs and seed.max_steps is None and not seed.composite
     demo = make_config("demo")
-    assert demo.device == "cpu" and demo.composite and demo.max_steps
+    assert demo.device == "cpu" and demo.composite and demo.max_steps and demo.netD == "pixel"
     assert make_config("demo", epochs=2).max_steps is None  # choosing epochs clears the preset's steps
     assert set(PRESETS) == {"demo", "seed"}
 
