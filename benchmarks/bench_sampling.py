@@ -2,6 +2,7 @@
 
     python benchmarks/bench_sampling.py                                   # the CPU setting of record
     python benchmarks/bench_sampling.py --device cuda --nr-resnet 5 --nr-filters 160
+    python benchmarks/bench_sampling.py --unconditional                   # whole images: pixelcnnpp.sample
 
 Setting of record (issue 6): lower half of 32x32 images (rows 16..31, 512 pixels), batch 16,
 nr_resnet=1, nr_filters=32, nr_logistic_mix=10, 2 CPU threads; the goal is fast >= 20x naive
@@ -12,7 +13,8 @@ row-wise convolutions may round differently from whole-map ones (other kernels, 
 orders, about 1e-7), so a drawn value can in rare cases land on the other side of a bin edge, after
 which the two runs part ways; ``fraction_identical`` shows how much of the output still agrees.
 Each sampler runs ``--repeats`` times (``--naive-repeats`` for the slow one); medians are reported.
-``--rows R`` samples only the first R rows of the lower half, for a quick look.
+``--rows R`` samples only the first R rows of the lower half, for a quick look; ``--unconditional``
+draws whole images from nothing instead (:func:`inpaint_lib.pixelcnnpp.sample`, 1,024 pixels).
 
 Prints one JSON line and appends it to ``benchmarks/results/sampling.jsonl`` (unless --no-record).
 """
@@ -34,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from inpaint_lib.masks import lower_half  # noqa: E402
 from inpaint_lib.pixelcnnpp.inpainting import inpaint  # noqa: E402
 from inpaint_lib.pixelcnnpp.model import PixelCNNpp  # noqa: E402
+from inpaint_lib.pixelcnnpp.sampling import sample  # noqa: E402
 from recording import machine, report  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "sampling.jsonl"
@@ -55,7 +58,10 @@ def timed(model, x, mask, sampler: str, seed: int, device: torch.device) -> tupl
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    out = inpaint(model, x, mask, sampler=sampler, generator=generator)
+    if mask is None:                                   # unconditional: as many images as x has
+        out = sample(model, len(x), generator=generator, sampler=sampler)
+    else:
+        out = inpaint(model, x, mask, sampler=sampler, generator=generator)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start, out
@@ -73,6 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--naive-repeats", type=int, default=1, help="timed runs of the naive sampler")
     p.add_argument("--rows", type=int, default=16, help="sample only the first ROWS rows of the lower half")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--unconditional", action="store_true",
+                   help="sample whole images from nothing (pixelcnnpp.sample) instead of the lower half")
     p.add_argument("--no-record", action="store_true", help="print only; do not append to the results file")
     args = p.parse_args(argv)
     if not 1 <= args.rows <= 16:
@@ -85,21 +93,24 @@ def main(argv: list[str] | None = None) -> dict:
     x = images(args.batch).to(device)
     mask = lower_half()
     mask[16 + args.rows:] = False
+    rows = 32 if args.unconditional else args.rows
 
-    timed(model, x[:2], mask, "fast", args.seed, device)            # warm-up (kernels, allocator)
-    fast = [timed(model, x, mask, "fast", args.seed, device) for _ in range(args.repeats)]
-    naive = [timed(model, x, mask, "naive", args.seed, device) for _ in range(args.naive_repeats)]
+    region = None if args.unconditional else mask
+    timed(model, x[:2], region, "fast", args.seed, device)          # warm-up (kernels, allocator)
+    fast = [timed(model, x, region, "fast", args.seed, device) for _ in range(args.repeats)]
+    naive = [timed(model, x, region, "naive", args.seed, device) for _ in range(args.naive_repeats)]
     fast_s = statistics.median(t for t, _ in fast)
     naive_s = statistics.median(t for t, _ in naive)
     a, b = naive[0][1], fast[0][1]
-    missing = mask.to(device).expand_as(a[:, :, 0])[:, :, None].expand_as(a)
+    missing = torch.ones_like(a, dtype=torch.bool) if args.unconditional else \
+        mask.to(device).expand_as(a[:, :, 0])[:, :, None].expand_as(a)
 
     result = {
-        "benchmark": "pixelcnnpp_inpaint_lower_half",
+        "benchmark": "pixelcnnpp_sample_unconditional" if args.unconditional else "pixelcnnpp_inpaint_lower_half",
         "machine": machine(),
         "torch": torch.__version__,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "config": {"batch": args.batch, "image_size": 32, "rows": args.rows, "pixels": 32 * args.rows,
+        "config": {"batch": args.batch, "image_size": 32, "rows": rows, "pixels": 32 * rows,
                    "nr_resnet": args.nr_resnet, "nr_filters": args.nr_filters,
                    "nr_logistic_mix": args.nr_logistic_mix, "device": str(device),
                    "threads": torch.get_num_threads(), "repeats": args.repeats,
