@@ -20,19 +20,14 @@ Masks follow :mod:`inpaint_lib.masks`: a bool tensor, True where a pixel is miss
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import NamedTuple
 
 import torch
-from torch.nn.utils import parametrize
 
 from .fast_sampling import sample_rows_cached
 from .likelihood import discretized_mix_logistic_log_prob
-from .sampling import quantize, sample_from_discretized_mix_logistic
-
-SAMPLERS = ("naive", "fast")
-
+from .sampling import SAMPLERS, evaluating, quantize, sample_from_discretized_mix_logistic, sample_naive
 
 # -- input checks ---------------------------------------------------------------------------------
 
@@ -71,36 +66,6 @@ def _require_some_missing(mask: torch.Tensor) -> None:
 
 
 # -- sampling -------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _evaluating(model: torch.nn.Module):
-    """Eval mode, no gradients and weight norm computed once; the model's mode is restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), parametrize.cached():
-            yield
-    finally:
-        model.train(was_training)
-
-
-def _sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw, progress: bool) -> torch.Tensor:
-    """One full forward pass per position missing in any image, in raster order (512 for the lower half).
-
-    At position (i, j) the output ``model(x)[:, :, i, j]`` depends only on the pixels before (i, j),
-    all of them final by then; images whose pixel (i, j) is known keep it (their draw is discarded).
-    """
-    x = x.clone()
-    positions = missing.any(dim=0).nonzero().tolist()        # row-major: raster order
-    if progress:
-        from tqdm.auto import tqdm
-        positions = tqdm(positions, desc="naive sampling", unit="pixel")
-    for i, j in positions:
-        l = model(x)[:, :, i:i + 1, j:j + 1]
-        value = draw(l)[:, :, 0, 0]
-        x[:, :, i, j] = torch.where(missing[:, i, j, None], value, x[:, :, i, j])
-    return x
-
 
 def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_samples: int = 1,
             sampler: str = "fast", generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
@@ -144,9 +109,9 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     def draw(l: torch.Tensor) -> torch.Tensor:
         return sample_from_discretized_mix_logistic(l, generator)
 
-    with _evaluating(model):
+    with evaluating(model):
         if sampler == "naive":
-            out = _sample_naive(model, x, missing, draw, progress)
+            out = sample_naive(model, x, missing, draw, progress)
         else:
             out = sample_rows_cached(model, x, missing, draw, progress)
     out = torch.where(missing[:, None], out, images.repeat(n_samples, 1, 1, 1))   # known pixels, bit for bit
@@ -184,7 +149,7 @@ def _conditional_bpd(model: torch.nn.Module, images: torch.Tensor, mask: torch.T
     """Bits/dim of the missing pixels given the known ones, one teacher-forced pass; checked inputs."""
     device = _model_device(model)
     images, mask = images.to(device), mask.to(device)
-    with _evaluating(model):
+    with evaluating(model):
         log_p = discretized_mix_logistic_log_prob(images, model(images))          # (B, H, W), nats
     nats = -(log_p * mask).sum(dim=(1, 2))
     return nats / (3 * mask.flatten(1).sum(dim=1) * math.log(2.0))

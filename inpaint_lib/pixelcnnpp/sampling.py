@@ -13,9 +13,15 @@ With ``quantized=True`` (the default) each colour is rounded to its bin centre *
 next colour uses it, so the samples follow exactly the per-bin probabilities of the likelihood,
 which conditions G and B on the quantised pixel values. The original code coupled with the
 unrounded values (``quantized=False``), which blurs G and B slightly.
+
+Images are filled with such draws in raster order: :func:`sample` from nothing, and
+:func:`~.inpainting.inpaint` around known pixels, both through :func:`sample_naive` (one
+full pass per pixel) or :func:`~.fast_sampling.sample_rows_cached` (the same pixels, cached).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from torch.nn.utils import parametrize
@@ -68,7 +74,42 @@ def sample_from_discretized_mix_logistic(l: torch.Tensor, generator: torch.Gener
     return torch.stack((r, g, b_), dim=1)
 
 
-@torch.no_grad()
+SAMPLERS = ("naive", "fast")
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module):
+    """Eval mode, no gradients and weight norm computed once; the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), parametrize.cached():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw, progress: bool = False) -> torch.Tensor:
+    """Fill the ``missing`` (N, H, W) pixels of ``x`` (N, 3, H, W) with one full forward pass per position, in raster order.
+
+    At position (i, j) the output ``model(x)[:, :, i, j]`` depends only on the pixels before (i, j),
+    all of them final by then; images whose pixel (i, j) is known keep it (their draw is discarded).
+    ``draw(l)`` turns the output at one pixel into pixels, as for
+    :func:`.fast_sampling.sample_rows_cached`, which gives the same result with far less work.
+    Returns the completed images; ``x`` is not modified.
+    """
+    x = x.clone()
+    positions = missing.any(dim=0).nonzero().tolist()        # row-major: raster order
+    if progress:
+        from tqdm.auto import tqdm
+        positions = tqdm(positions, desc="naive sampling", unit="pixel")
+    for i, j in positions:
+        l = model(x)[:, :, i:i + 1, j:j + 1]
+        value = draw(l)[:, :, 0, 0]
+        x[:, :, i, j] = torch.where(missing[:, i, j, None], value, x[:, :, i, j])
+    return x
+
+
 def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
            progress: bool = False, sampler: str = "fast") -> torch.Tensor:
     """``n`` unconditional images (n, 3, S, S) from a PixelCNN++ ``model``, pixel by pixel in raster order.
@@ -80,30 +121,16 @@ def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = N
     pixels. The model runs in eval mode (dropout off; its mode is restored afterwards).
     Returns quantised values in [-1, 1].
     """
-    if sampler not in ("naive", "fast"):
-        raise ValueError(f"unknown sampler {sampler!r}; choose 'naive' or 'fast'")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     size = model.image_size
     weight = next(model.parameters())
-    device = weight.device
-    x = torch.zeros(n, 3, size, size, device=device, dtype=weight.dtype)
+    x = torch.zeros(n, 3, size, size, device=weight.device, dtype=weight.dtype)
+    everything = torch.ones(n, size, size, dtype=torch.bool, device=weight.device)
 
     def draw(l: torch.Tensor) -> torch.Tensor:
         return sample_from_discretized_mix_logistic(l, generator)
 
-    was_training = model.training
-    model.eval()
-    try:
-        with parametrize.cached():                       # weight norm computed once, not per pass
-            if sampler == "fast":
-                missing = torch.ones(n, size, size, dtype=torch.bool, device=device)
-                return sample_rows_cached(model, x, missing, draw, progress)
-            rows = range(size)
-            if progress:
-                from tqdm.auto import tqdm
-                rows = tqdm(rows, desc="sampling rows", unit="row")
-            for i in rows:
-                for j in range(size):
-                    x[:, :, i:i + 1, j:j + 1] = draw(model(x)[:, :, i:i + 1, j:j + 1])
-            return x
-    finally:
-        model.train(was_training)
+    fill = sample_rows_cached if sampler == "fast" else sample_naive
+    with evaluating(model):
+        return fill(model, x, everything, draw, progress)
