@@ -6,6 +6,32 @@ The test runs the solution notebook's cells in order with that block swapped, an
 next check cell to fail with an AssertionError containing ``expect``.
 """
 
+
+def _changed(body: str, old: str, new: str) -> str:
+    """``body`` with its one occurrence of ``old`` replaced: a wrong answer one edit away from the right one."""
+    if body.count(old) != 1:
+        raise ValueError(f"{old!r} occurs {body.count(old)} times in the body, not once")
+    return body.replace(old, new)
+
+
+# Exercise 05's dmol_log_prob as the solution writes it; its wrong answers below each change one thing.
+DMOL_COUPLING = """    coeffs = torch.tanh(params[:, :, 2 * k:])
+    r, g = x[:, 0:1].unsqueeze(2), x[:, 1:2].unsqueeze(2)
+    m = torch.cat([means[:, 0:1], means[:, 1:2] + coeffs[:, 0:1] * r,
+                   means[:, 2:3] + coeffs[:, 1:2] * r + coeffs[:, 2:3] * g], dim=1)
+    log_p = log_bin_mass(x.unsqueeze(2), m, log_scales)
+"""
+DMOL_LOG_PROB = """
+    b, channels, h, w = l.shape
+    k = channels // 10
+    logits = l[:, :k]
+    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
+    means = params[:, :, :k]
+    log_scales = params[:, :, k:2 * k].clamp(min=-7.0)
+""" + DMOL_COUPLING + """    return torch.logsumexp(F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)
+"""
+
+
 MUTATIONS = {
     "01_masking_and_psnr": [
         {"block": 0, "expect": "shifted down by one row", "body": """
@@ -294,72 +320,17 @@ MUTATIONS = {
                            mid - log_scale - 2 * F.softplus(mid) - math.log(127.5))
     return torch.where(x < -0.999, plus - F.softplus(plus), torch.where(x > 0.999, -F.softplus(minus), interior))
 """},
-        {"block": 1, "expect": "the mixture weights are not normalised", "body": """
-    b, channels, h, w = l.shape
-    k = channels // 10
-    logits = l[:, :k]
-    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
-    means = params[:, :, :k]
-    log_scales = params[:, :, k:2 * k].clamp(min=-7.0)
-    coeffs = torch.tanh(params[:, :, 2 * k:])
-    r, g = x[:, 0:1].unsqueeze(2), x[:, 1:2].unsqueeze(2)
-    m = torch.cat([means[:, 0:1], means[:, 1:2] + coeffs[:, 0:1] * r,
-                   means[:, 2:3] + coeffs[:, 1:2] * r + coeffs[:, 2:3] * g], dim=1)
-    log_p = log_bin_mass(x.unsqueeze(2), m, log_scales)
-    return torch.logsumexp(logits + log_p.sum(dim=1), dim=1)
-"""},
-        {"block": 1, "expect": "the channel coupling of the means is missing", "body": """
-    b, channels, h, w = l.shape
-    k = channels // 10
-    logits = l[:, :k]
-    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
-    means = params[:, :, :k]
-    log_scales = params[:, :, k:2 * k].clamp(min=-7.0)
-    log_p = log_bin_mass(x.unsqueeze(2), means, log_scales)
-    return torch.logsumexp(F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)
-"""},
-        {"block": 1, "expect": "go through tanh", "body": """
-    b, channels, h, w = l.shape
-    k = channels // 10
-    logits = l[:, :k]
-    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
-    means = params[:, :, :k]
-    log_scales = params[:, :, k:2 * k].clamp(min=-7.0)
-    coeffs = params[:, :, 2 * k:]
-    r, g = x[:, 0:1].unsqueeze(2), x[:, 1:2].unsqueeze(2)
-    m = torch.cat([means[:, 0:1], means[:, 1:2] + coeffs[:, 0:1] * r,
-                   means[:, 2:3] + coeffs[:, 1:2] * r + coeffs[:, 2:3] * g], dim=1)
-    log_p = log_bin_mass(x.unsqueeze(2), m, log_scales)
-    return torch.logsumexp(F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)
-"""},
-        {"block": 1, "expect": "the colours are mixed separately", "body": """
-    b, channels, h, w = l.shape
-    k = channels // 10
-    logits = l[:, :k]
-    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
-    means = params[:, :, :k]
-    log_scales = params[:, :, k:2 * k].clamp(min=-7.0)
-    coeffs = torch.tanh(params[:, :, 2 * k:])
-    r, g = x[:, 0:1].unsqueeze(2), x[:, 1:2].unsqueeze(2)
-    m = torch.cat([means[:, 0:1], means[:, 1:2] + coeffs[:, 0:1] * r,
-                   means[:, 2:3] + coeffs[:, 1:2] * r + coeffs[:, 2:3] * g], dim=1)
-    log_p = log_bin_mass(x.unsqueeze(2), m, log_scales)
-    return torch.logsumexp(F.log_softmax(logits, dim=1).unsqueeze(1) + log_p, dim=2).sum(dim=1)
-"""},
-        {"block": 1, "expect": "the log scales are not clamped", "body": """
-    b, channels, h, w = l.shape
-    k = channels // 10
-    logits = l[:, :k]
-    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
-    means = params[:, :, :k]
-    log_scales = params[:, :, k:2 * k]
-    coeffs = torch.tanh(params[:, :, 2 * k:])
-    r, g = x[:, 0:1].unsqueeze(2), x[:, 1:2].unsqueeze(2)
-    m = torch.cat([means[:, 0:1], means[:, 1:2] + coeffs[:, 0:1] * r,
-                   means[:, 2:3] + coeffs[:, 1:2] * r + coeffs[:, 2:3] * g], dim=1)
-    log_p = log_bin_mass(x.unsqueeze(2), m, log_scales)
-    return torch.logsumexp(F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)
-"""},
+        {"block": 1, "expect": "the mixture weights are not normalised", "body": _changed(
+            DMOL_LOG_PROB, "F.log_softmax(logits, dim=1) + log_p.sum", "logits + log_p.sum")},
+        {"block": 1, "expect": "the channel coupling of the means is missing", "body": _changed(
+            DMOL_LOG_PROB, DMOL_COUPLING, "    log_p = log_bin_mass(x.unsqueeze(2), means, log_scales)\n")},
+        {"block": 1, "expect": "go through tanh", "body": _changed(
+            DMOL_LOG_PROB, "coeffs = torch.tanh(params[:, :, 2 * k:])", "coeffs = params[:, :, 2 * k:]")},
+        {"block": 1, "expect": "the colours are mixed separately", "body": _changed(
+            DMOL_LOG_PROB, "F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)",
+            "F.log_softmax(logits, dim=1).unsqueeze(1) + log_p, dim=2).sum(dim=1)")},
+        {"block": 1, "expect": "the log scales are not clamped", "body": _changed(
+            DMOL_LOG_PROB, "params[:, :, k:2 * k].clamp(min=-7.0)", "params[:, :, k:2 * k]")},
     ],
     "06_conditional_sampling": [
         {"block": 0, "expect": "all missing pixels were drawn from one network pass", "body": """
