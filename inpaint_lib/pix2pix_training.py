@@ -45,7 +45,6 @@ import dataclasses
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ from .training import CSVLog, linear_decay, read_csv, rng_state, run_progress, s
 from .data import DATASETS, load_split, make_loader, to_float
 from .masks import apply_mask, composite, get_mask
 from .pix2pix import GAN_MODES, NORMS, GANLoss, UnetGenerator, build_discriminator, init_weights, set_dropout
-from .utils import pick_device, seed_everything
+from .utils import native_bf16, pick_device, seed_everything
 
 NET_D = ("patch", "pixel", "none")
 LOG_COLUMNS = ("step", "epoch", "lr", "D_real", "D_fake", "G_GAN", "G_L1", "G_L1_lower", "seconds_per_step")
@@ -90,6 +89,8 @@ class Pix2PixConfig:
     lambda_l1: float = 100.0
     composite: bool = True                # see the module docstring
     flip: bool = False                    # mirror a random half of each batch left-right (augmentation)
+    shift: int = 0                        # move each image by up to this many pixels left/right and down
+                                          # (reflection padding; augmentation, see random_shift)
     ema_decay: float = 0.0                # > 0: keep an exponential moving average of G's weights and complete with it
     # optimisation
     batch_size: int = 16
@@ -100,9 +101,10 @@ class Pix2PixConfig:
     decay_fraction: float = 0.5           # lr constant, then linear to 0 over this last fraction
     time_budget_s: float | None = None    # also stop after this much training wall time; the lr decay then
                                           # follows whichever of steps and time ends the run first
-    # speed (CUDA only; ignored on the CPU)
-    amp: bool = False                     # bf16 autocast
-    channels_last: bool = False
+    # speed
+    amp: bool = False                     # bf16 autocast where the hardware has bf16 (utils.native_bf16):
+                                          # CUDA, or a CPU with AVX512-BF16/AMX; float32 elsewhere
+    channels_last: bool = False           # CUDA only (on a CPU it slows the U-Net down)
     device: str = "auto"
     seed: int = 0
     # bookkeeping
@@ -125,6 +127,8 @@ class Pix2PixConfig:
         if (self.max_steps is None) == (self.epochs is None):
             raise ValueError(f"set exactly one of max_steps and epochs (got max_steps={self.max_steps}, epochs={self.epochs}); "
                              "e.g. max_steps=1000, epochs=None")
+        if not 0 <= self.shift <= 8:
+            raise ValueError(f"shift must be between 0 (off) and 8 pixels, got {self.shift}")
         for key in ("batch_size", "ngf", "ndf", "log_every", "sample_every", "checkpoint_every", "n_samples"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
@@ -216,6 +220,27 @@ def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
+def random_shift(images: torch.Tensor, max_shift: int, seed: int, step: int) -> torch.Tensor:
+    """Move each image by (dy, dx), dy in [0, max_shift] down and dx in [-max_shift, max_shift], drawn from ``(seed, step)``.
+
+    ``out[b, :, i, j] = padded[b, :, i + max_shift - dy, j + max_shift - dx]``, where ``padded``
+    is the batch with ``max_shift`` rows mirrored above it and ``max_shift`` columns mirrored on
+    either side. Only downward moves: the mirrored rows then land in the known upper half, and
+    every pixel the network must predict is still a pixel of the photograph. Each image thus
+    shows up at (max_shift + 1) * (2 max_shift + 1) positions: more distinct training pairs
+    from the same 30,000 photographs, which a model that otherwise starts to memorise them needs.
+    """
+    b, _, h, w = images.shape
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step + 500_000)
+    dy = torch.randint(0, max_shift + 1, (b,), generator=generator)
+    dx = torch.randint(-max_shift, max_shift + 1, (b,), generator=generator)
+    padded = torch.nn.functional.pad(images, (max_shift, max_shift, max_shift, 0), mode="reflect")
+    rows = (torch.arange(h)[None, :] + max_shift - dy[:, None]).to(images.device)  # (B, H)
+    cols = (torch.arange(w)[None, :] + max_shift - dx[:, None]).to(images.device)  # (B, W)
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+
+
 def _eval_split(dataset: str) -> str:
     return DATASETS[dataset][0][-1]
 
@@ -232,10 +257,8 @@ class Pix2PixTrainer:
     def __init__(self, config: Pix2PixConfig):
         self.config = config.validate()
         self.device = pick_device(config.device)
-        self.use_amp = config.amp and self.device.type == "cuda"
+        self.use_amp = config.amp and native_bf16(self.device)
         self.channels_last = config.channels_last and self.device.type == "cuda"
-        if config.amp and not self.use_amp:
-            warnings.warn("amp (bf16 autocast) is used on CUDA only; training in float32 here", stacklevel=2)
         seed_everything(config.seed)
         self.mask = get_mask(config.mask).to(self.device)
         self.netG = self._prepare(init_weights(UnetGenerator(3, 3, config.num_downs, config.ngf, config.norm,
@@ -291,7 +314,7 @@ class Pix2PixTrainer:
         return self.config.time_budget_s is not None and self.train_seconds >= self.config.time_budget_s
 
     def autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp)
 
     def _to_input(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
@@ -487,6 +510,8 @@ class Pix2PixTrainer:
                 batch = next(batches)
                 if c.flip:
                     batch = random_flip(batch, seed=c.seed, step=self.step)
+                if c.shift:
+                    batch = random_shift(batch, c.shift, seed=c.seed, step=self.step)
                 logs = self.train_step(batch)
                 self.train_seconds = seconds_before + time.perf_counter() - fit_start
                 last = self.step == end or self.out_of_time

@@ -263,6 +263,42 @@ def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_ste
     assert not torch.equal(random_flip(images, seed=0, step=6), out)
 
 
+def test_random_shift_moves_each_image_down_and_sideways_and_keeps_the_lower_half_real():
+    from inpaint_lib.pix2pix_training import random_shift
+    images = torch.rand(64, 3, 16, 16)
+    out = random_shift(images, 3, seed=0, step=5)
+    moves = []
+    for o, i in zip(out, images):
+        # find the (dy, dx) that explains the lower half, where only pixels of the photograph may land
+        found = [(dy, dx) for dy in range(4) for dx in range(-3, 4)
+                 if torch.equal(o[:, 8:, max(dx, 0): 16 + min(dx, 0)], i[:, 8 - dy: 16 - dy, max(-dx, 0): 16 - max(dx, 0)])]
+        assert len(found) == 1
+        moves.append(found[0])
+    dys, dxs = zip(*moves)
+    assert set(dys) == {0, 1, 2, 3} and set(dxs) == set(range(-3, 4))  # every move is drawn
+    # the rows a downward move brings in are mirrored ones, at the top: row r < dy shows row dy - r
+    row_index = torch.arange(16.0)[None, None, :, None].expand(64, 3, 16, 16)
+    for o, dy in zip(random_shift(row_index, 3, seed=0, step=5), dys):
+        assert o[0, :, 0].tolist() == [abs(r - dy) for r in range(16)]
+    assert torch.equal(random_shift(images, 3, seed=0, step=5), out)   # resumable: depends on (seed, step) only
+    assert not torch.equal(random_shift(images, 3, seed=0, step=6), out)
+    with pytest.raises(ValueError, match="shift must be between 0"):
+        make_config("demo", shift=12)
+
+
+def test_amp_uses_bf16_only_where_the_hardware_has_it(tmp_path, tiny_root, monkeypatch):
+    import inpaint_lib.pix2pix_training as training
+    for native in (True, False):
+        monkeypatch.setattr(training, "native_bf16", lambda device, native=native: native)
+        trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, amp=True, netD="none"))
+        assert trainer.use_amp is native
+        with trainer.autocast():
+            out = trainer.netG(fixed_batch())
+        assert out.dtype == (torch.bfloat16 if native else torch.float32)
+        assert torch.isfinite(trainer.train_step(fixed_batch())["G_L1"])
+    assert not Pix2PixTrainer(tiny(tiny_root, tmp_path, amp=False)).use_amp
+
+
 def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp_path, tiny_root):
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, ema_decay=0.5, max_steps=2))
     # the decay warms up: 1/10 at step 0, ..., then the configured 0.5 from step 8 on

@@ -27,6 +27,18 @@ def test_output_shape_and_batch_size_independence():
     torch.testing.assert_close(out, one_by_one, atol=1e-5, rtol=1e-5)
 
 
+def test_under_bf16_autocast_the_mixture_parameters_stay_float32():
+    torch.manual_seed(0)
+    model = PixelCNNpp(nr_resnet=1, nr_filters=8, nr_logistic_mix=5).eval()
+    x = torch.rand(2, 3, S, S) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+        inner = model.nin_out(torch.zeros(1, 8, 2, 2))  # any other layer call is autocast as usual
+    assert out.dtype == torch.float32 and inner.dtype == torch.bfloat16
+    torch.testing.assert_close(out, model(x), atol=0.1, rtol=0.05)  # the body ran in bf16: close, not equal
+    assert not torch.equal(out, model(x))
+
+
 def future_gradients(model, positions):
     """For each raster position p, the gradient of the outputs at p w.r.t. input pixels >= p, and < p.
 

@@ -95,6 +95,23 @@ def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_p
     assert resumed.train_seconds == short.train_seconds
 
 
+def test_amp_trains_in_bf16_where_the_hardware_has_it_and_evaluates_in_float32(tiny_root, tmp_path, monkeypatch):
+    import inpaint_lib.pixelcnnpp_training as training
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    calls = []
+    for native in (True, False):
+        monkeypatch.setattr(training, "native_bf16", lambda device, native=native: native)
+        trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, amp=True, dropout=0.0, ema_decay=0.0))
+        assert trainer.use_amp is native
+        hook = trainer.model.u_init.register_forward_hook(lambda m, i, out: calls.append((native, out.dtype)))
+        trainer.train_step(torch.rand(8, 3, 32, 32) * 2 - 1)
+        trainer.evaluate(4)
+        hook.remove()
+    # training ran the body in bf16 only where bf16 is native; the evaluation is always float32
+    assert calls == [(True, torch.bfloat16), (True, torch.float32), (False, torch.float32), (False, torch.float32)]
+    assert not PixelCNNppTrainer(tiny(tiny_root, tmp_path, amp=False)).use_amp
+
+
 def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     # 8 training images per batch, 64 images: 8 batches per epoch; 11 steps cross an epoch boundary
@@ -223,7 +240,7 @@ def test_presets_hold_the_original_study_settings():
 def test_data_parallel_on_two_cpu_processes_equals_one_process(tiny_root, tmp_path):
     """torchrun with gloo, 2 processes of 4 images each == 1 process with the global batch of 8."""
     env = {**os.environ, "INPAINT_DATA": str(tiny_root), "OMP_NUM_THREADS": "1"}
-    common = ["--max-steps", "3", "--set", "dropout=0.0"]
+    common = ["--max-steps", "3", "--set", "dropout=0.0", "amp=False"]  # float32: rounding must agree
     single = cli(tmp_path / "single", tiny_root, *common)
     subprocess.run(single, env=env, check=True, capture_output=True)
     ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -78,3 +78,13 @@ def test_linear_decay_and_warmup_multipliers():
     assert linear_decay(0.9, 0.0) == 1.0
     assert [warmup(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1, 1, 1]
     assert warmup(0, 0) == 1.0
+
+
+def test_native_bf16_needs_the_cpu_instructions(monkeypatch):
+    from inpaint_lib import utils
+    cpu = torch.device("cpu")
+    for flags, native in [({"avx2", "avx512f"}, False), ({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True),
+                          (set(), False)]:
+        monkeypatch.setattr(utils, "_cpu_flags", lambda flags=flags: frozenset(flags))
+        assert utils.native_bf16(cpu) is native
+    assert utils.native_bf16(torch.device("meta")) is False
