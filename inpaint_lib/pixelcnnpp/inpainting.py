@@ -78,7 +78,9 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     model's device) makes the draw reproducible.
 
     ``sampler="naive"`` reruns the network for every pixel; ``"fast"`` recomputes only the rows a
-    pixel changes (:mod:`.fast_sampling`) and draws the same pixels from the same generator.
+    pixel changes (:mod:`.fast_sampling`) and draws the same pixels from the same generator
+    (exactly in float64; in float32 a draw that falls right at a bin edge can, rarely, round
+    to the neighbouring level, and the two samplers then go their own ways).
     The model runs in eval mode (restored afterwards) without gradients; to sample from EMA
     weights, load them into the model first. Drawn pixels lie on the 256 levels.
     """
