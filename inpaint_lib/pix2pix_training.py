@@ -228,7 +228,8 @@ def random_shift(images: torch.Tensor, max_shift: int, seed: int, step: int) -> 
     either side. Only downward moves: the mirrored rows then land in the known upper half, and
     every pixel the network must predict is still a pixel of the photograph. Each image thus
     shows up at (max_shift + 1) * (2 max_shift + 1) positions: more distinct training pairs
-    from the same 30,000 photographs, which a model that otherwise starts to memorise them needs.
+    from the same photographs. (For the L1 U-Net in 15 CPU minutes on Tiny ImageNet 32 it did
+    not lower the val error; see the README's time-to-quality ablation.)
     """
     b, _, h, w = images.shape
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step + 500_000)
