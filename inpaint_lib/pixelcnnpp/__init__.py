@@ -13,11 +13,11 @@ from .layers import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2
                      DownShiftedConvTranspose2d, GatedResNet, concat_elu, down_shift, image_and_border, right_shift)
 from .likelihood import (bits_per_dim, channel_log_probs, discretized_mix_logistic_log_prob,
                          discretized_mix_logistic_loss, mixture_parameters)
-from .inpainting import (SAMPLERS, BestOfN, best_of_n, conditional_bits_per_dim, inpaint, inpainting_method,
+from .inpainting import (BestOfN, best_of_n, conditional_bits_per_dim, inpaint, inpainting_method,
                          score_completions)
 from .model import PixelCNNpp
 from .receptive_field import receptive_field
-from .sampling import quantize, sample, sample_from_discretized_mix_logistic
+from .sampling import SAMPLERS, quantize, sample, sample_from_discretized_mix_logistic
 
 __all__ = [
     "PixelCNNpp", "discretized_mix_logistic_loss", "discretized_mix_logistic_log_prob", "channel_log_probs",

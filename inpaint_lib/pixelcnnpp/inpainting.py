@@ -25,9 +25,8 @@ from typing import NamedTuple
 
 import torch
 
-from .fast_sampling import sample_rows_cached
 from .likelihood import discretized_mix_logistic_log_prob
-from .sampling import SAMPLERS, evaluating, quantize, sample_from_discretized_mix_logistic, sample_naive
+from .sampling import check_sampler, evaluating, fill_in_raster_order, quantize
 
 # -- input checks ---------------------------------------------------------------------------------
 
@@ -84,8 +83,7 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     The model runs in eval mode (restored afterwards) without gradients; to sample from EMA
     weights, load them into the model first. Drawn pixels lie on the 256 levels.
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    check_sampler(sampler)
     if not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
     _check_images(model, images)
@@ -107,15 +105,7 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
 
     x = known.repeat(n_samples, 1, 1, 1)                     # copies: [all B images] * n_samples
     missing = mask.repeat(n_samples, 1, 1)
-
-    def draw(l: torch.Tensor) -> torch.Tensor:
-        return sample_from_discretized_mix_logistic(l, generator)
-
-    with evaluating(model):
-        if sampler == "naive":
-            out = sample_naive(model, x, missing, draw, progress)
-        else:
-            out = sample_rows_cached(model, x, missing, draw, progress)
+    out = fill_in_raster_order(model, x, missing, sampler, generator, progress)
     out = torch.where(missing[:, None], out, images.repeat(n_samples, 1, 1, 1))   # known pixels, bit for bit
     return out.view(n_samples, batch, 3, size, size)
 

@@ -22,6 +22,7 @@ full pass per pixel) or :func:`~.fast_sampling.sample_rows_cached` (the same pix
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 from torch.nn.utils import parametrize
@@ -77,6 +78,11 @@ def sample_from_discretized_mix_logistic(l: torch.Tensor, generator: torch.Gener
 SAMPLERS = ("naive", "fast")
 
 
+def check_sampler(sampler: str) -> None:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
 @contextlib.contextmanager
 def evaluating(model: torch.nn.Module):
     """Eval mode, no gradients and weight norm computed once; the model's mode is restored afterwards."""
@@ -110,6 +116,20 @@ def sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor,
     return x
 
 
+def fill_in_raster_order(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, sampler: str = "fast",
+                         generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+    """Draw the ``missing`` (N, H, W) pixels of ``x`` from the model, in raster order, with ``sampler``.
+
+    The one mechanism behind :func:`sample` and :func:`~.inpainting.inpaint`: eval mode and no
+    gradients (:func:`evaluating`), then :func:`sample_naive` or
+    :func:`~.fast_sampling.sample_rows_cached`, each pixel drawn with ``generator``.
+    """
+    draw = functools.partial(sample_from_discretized_mix_logistic, generator=generator)
+    fill = sample_rows_cached if sampler == "fast" else sample_naive
+    with evaluating(model):
+        return fill(model, x, missing, draw, progress)
+
+
 def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
            progress: bool = False, sampler: str = "fast") -> torch.Tensor:
     """``n`` unconditional images (n, 3, S, S) from a PixelCNN++ ``model``, pixel by pixel in raster order.
@@ -121,16 +141,9 @@ def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = N
     pixels. The model runs in eval mode (dropout off; its mode is restored afterwards).
     Returns quantised values in [-1, 1].
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    check_sampler(sampler)
     size = model.image_size
     weight = next(model.parameters())
     x = torch.zeros(n, 3, size, size, device=weight.device, dtype=weight.dtype)
     everything = torch.ones(n, size, size, dtype=torch.bool, device=weight.device)
-
-    def draw(l: torch.Tensor) -> torch.Tensor:
-        return sample_from_discretized_mix_logistic(l, generator)
-
-    fill = sample_rows_cached if sampler == "fast" else sample_naive
-    with evaluating(model):
-        return fill(model, x, everything, draw, progress)
+    return fill_in_raster_order(model, x, everything, sampler, generator, progress)
