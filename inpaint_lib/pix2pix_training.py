@@ -208,6 +208,12 @@ def lr_factor(step: int, total_steps: int, decay_fraction: float) -> float:
     return 1.0 - max(0, step + 1 - n_const) / (n_decay + 1)
 
 
+def _augmentation_generator(seed: int, step: int, stream: int) -> torch.Generator:
+    """A CPU generator that depends only on ``(seed, step)`` and the augmentation's ``stream``, so
+    that a resumed run draws exactly what an uninterrupted one would, and augmentations draw apart."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step + 500_000 * stream)
+
+
 def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2, drawn from ``(seed, step)`` alone.
 
@@ -215,7 +221,7 @@ def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
     left-right, so this doubles the variety of training pairs for free. The draw depends only on
     the seed and the step, so a resumed run flips exactly as an uninterrupted one.
     """
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    generator = _augmentation_generator(seed, step, stream=0)
     flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
@@ -232,7 +238,7 @@ def random_shift(images: torch.Tensor, max_shift: int, seed: int, step: int) -> 
     not lower the val error; see the README's time-to-quality ablation.)
     """
     b, _, h, w = images.shape
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step + 500_000)
+    generator = _augmentation_generator(seed, step, stream=1)
     dy = torch.randint(0, max_shift + 1, (b,), generator=generator)
     dx = torch.randint(-max_shift, max_shift + 1, (b,), generator=generator)
     padded = torch.nn.functional.pad(images, (max_shift, max_shift, max_shift, 0), mode="reflect")
