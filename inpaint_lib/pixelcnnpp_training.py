@@ -157,6 +157,8 @@ class PixelCNNppTrainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.device = pick_device(config.device)
+        # bf16 autocast when asked for (amp) and done in hardware here (utils.native_bf16)
+        self.use_amp = config.amp and native_bf16(self.device)
         seed_everything(config.seed)
         self.model = PixelCNNpp(nr_resnet=config.nr_resnet, nr_filters=config.nr_filters,
                                 nr_logistic_mix=config.nr_logistic_mix, dropout=config.dropout).to(self.device)
@@ -235,11 +237,6 @@ class PixelCNNppTrainer:
         self.guard.skipped = state["skipped"]
         self.train_seconds = state.get("train_seconds", 0.0)
         return self
-
-    @property
-    def use_amp(self) -> bool:
-        """bf16 autocast is on: asked for (``amp``) and done in hardware here (:func:`~inpaint_lib.utils.native_bf16`)."""
-        return self.config.amp and native_bf16(self.device)
 
     def autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp)
