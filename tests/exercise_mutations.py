@@ -1,34 +1,16 @@
 """Plausible wrong answers to the exercises, kept as test data.
 
-Each entry replaces the body of one ``### BEGIN SOLUTION`` block (``block`` counts the marked
-blocks of the notebook from 0) and names the words the check cell that follows must say.
+Each entry names a marked block of one solution notebook (``block`` counts its ``### BEGIN
+SOLUTION`` blocks from 0), a wrong answer for it and the words the check cell that follows must
+say (``expect``). The wrong answer is either
+
+- ``edits``: ``(old, new)`` pairs applied to the solution's own block, each ``old`` occurring
+  there exactly once: a mistake one edit away from the right answer, which follows the solution
+  when the solution changes; or
+- ``body``: a whole replacement, for a wrong answer built differently.
+
 The test runs the solution notebook's cells in order with that block swapped, and requires the
 next check cell to fail with an AssertionError containing ``expect``.
-"""
-
-
-def _changed(body: str, old: str, new: str) -> str:
-    """``body`` with its one occurrence of ``old`` replaced: a wrong answer one edit away from the right one."""
-    if body.count(old) != 1:
-        raise ValueError(f"{old!r} occurs {body.count(old)} times in the body, not once")
-    return body.replace(old, new)
-
-
-# Exercise 05's dmol_log_prob as the solution writes it; its wrong answers below each change one thing.
-DMOL_COUPLING = """    coeffs = torch.tanh(params[:, :, 2 * k:])
-    r, g = x[:, 0:1].unsqueeze(2), x[:, 1:2].unsqueeze(2)
-    m = torch.cat([means[:, 0:1], means[:, 1:2] + coeffs[:, 0:1] * r,
-                   means[:, 2:3] + coeffs[:, 1:2] * r + coeffs[:, 2:3] * g], dim=1)
-    log_p = log_bin_mass(x.unsqueeze(2), m, log_scales)
-"""
-DMOL_LOG_PROB = """
-    b, channels, h, w = l.shape
-    k = channels // 10
-    logits = l[:, :k]
-    params = l[:, k:].reshape(b, 3, 3 * k, h, w)
-    means = params[:, :, :k]
-    log_scales = params[:, :, k:2 * k].clamp(min=-7.0)
-""" + DMOL_COUPLING + """    return torch.logsumexp(F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)
 """
 
 
@@ -96,66 +78,21 @@ MUTATIONS = {
 """},
     ],
     "03_patchgan_and_gan_loss": [
-        {"block": 0, "expect": "has stride 2, expected 1; the last of the n_layers convs keeps the resolution", "body": """
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-    mult = 1
-    for n in range(1, n_layers + 1):
-        prev, mult = mult, min(2 ** n, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=norm != "batch"),
-                   norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-    layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
-    return nn.Sequential(*layers)
-"""},
-        {"block": 0, "expect": "no Sigmoid at the end", "body": """
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-    mult = 1
-    for n in range(1, n_layers + 1):
-        prev, mult = mult, min(2 ** n, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
-                             bias=norm != "batch"), norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-    layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1), nn.Sigmoid()]
-    return nn.Sequential(*layers)
-"""},
-        {"block": 0, "expect": "the first conv has no norm after it", "body": """
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), norm_layer(norm, ndf), nn.LeakyReLU(0.2, True)]
-    mult = 1
-    for n in range(1, n_layers + 1):
-        prev, mult = mult, min(2 ** n, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
-                             bias=norm != "batch"), norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-    layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
-    return nn.Sequential(*layers)
-"""},
-        {"block": 0, "expect": "LeakyReLU(0.2) after its convs, not ReLU", "body": """
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.ReLU(True)]
-    mult = 1
-    for n in range(1, n_layers + 1):
-        prev, mult = mult, min(2 ** n, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
-                             bias=norm != "batch"), norm_layer(norm, ndf * mult), nn.ReLU(True)]
-    layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
-    return nn.Sequential(*layers)
-"""},
-        {"block": 0, "expect": "capped at 8 ndf", "body": """
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-    mult = 1
-    for n in range(1, n_layers + 1):
-        prev, mult = mult, 2 ** n
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
-                             bias=norm != "batch"), norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-    layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
-    return nn.Sequential(*layers)
-"""},
-        {"block": 0, "expect": "every conv pads by 1", "body": """
-    layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-    mult = 1
-    for n in range(1, n_layers + 1):
-        prev, mult = mult, min(2 ** n, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
-                             bias=norm != "batch"), norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
-    layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1))
-    return nn.Sequential(*layers)
-"""},
+        {"block": 0, "expect": "has stride 2, expected 1; the last of the n_layers convs keeps the resolution",
+            "edits": [("stride = 2 if n < n_layers else 1", "stride = 2")]},
+        {"block": 0, "expect": "no Sigmoid at the end",
+            "edits": [("layers.append(nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1, padding=1))",
+                       "layers += [nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1, padding=1), nn.Sigmoid()]")]},
+        {"block": 0, "expect": "the first conv has no norm after it",
+            "edits": [("padding=1), nn.LeakyReLU(0.2, True)]",
+                       "padding=1), norm_layer(norm, ndf), nn.LeakyReLU(0.2, True)]")]},
+        {"block": 0, "expect": "LeakyReLU(0.2) after its convs, not ReLU",
+            "edits": [("padding=1), nn.LeakyReLU(0.2, True)]", "padding=1), nn.ReLU(True)]"),
+                      ("ndf * mult), nn.LeakyReLU(0.2, True)]", "ndf * mult), nn.ReLU(True)]")]},
+        {"block": 0, "expect": "capped at 8 ndf", "edits": [("min(2 ** n, 8)", "2 ** n")]},
+        {"block": 0, "expect": "every conv pads by 1",
+            "edits": [("nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1, padding=1)",
+                       "nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1)")]},
         {"block": 1, "expect": "update r first, then j", "body": """
     r, j = 1, 1
     for k, s in layers:
@@ -256,158 +193,51 @@ MUTATIONS = {
 """},
     ],
     "05_dmol_loss": [
-        {"block": 0, "expect": "the 255 edge bin is not handled: for x = 1 the probability is 1 - sigmoid(", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 255), inv_s * (centred - 1 / 255), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)
-    interior = torch.where(mass > 1e-5, torch.log(mass.clamp(min=1e-12)), log_pdf_mid - math.log(127.5))
-    return torch.where(x < -0.999, plus - F.softplus(plus), interior)
-"""},
-        {"block": 0, "expect": "the 0 edge bin is not handled", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 255), inv_s * (centred - 1 / 255), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)
-    interior = torch.where(mass > 1e-5, torch.log(mass.clamp(min=1e-12)), log_pdf_mid - math.log(127.5))
-    return torch.where(x > 0.999, -F.softplus(minus), interior)
-"""},
-        {"block": 0, "expect": "the tiny-probability fallback is missing", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 255), inv_s * (centred - 1 / 255), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)
-    interior = torch.log(mass)
-    return torch.where(x < -0.999, plus - F.softplus(plus), torch.where(x > 0.999, -F.softplus(minus), interior))
-"""},
-        {"block": 0, "expect": "subtract log 127.5", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 255), inv_s * (centred - 1 / 255), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)
-    interior = torch.where(mass > 1e-5, torch.log(mass.clamp(min=1e-12)), log_pdf_mid)
-    return torch.where(x < -0.999, plus - F.softplus(plus), torch.where(x > 0.999, -F.softplus(minus), interior))
-"""},
-        {"block": 0, "expect": "underflows where the sigmoid rounds to 1", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 255), inv_s * (centred - 1 / 255), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)
-    interior = torch.where(mass > 1e-5, torch.log(mass.clamp(min=1e-12)), log_pdf_mid - math.log(127.5))
-    low, high = torch.log(torch.sigmoid(plus)), torch.log(1 - torch.sigmoid(minus))
-    return torch.where(x < -0.999, low, torch.where(x > 0.999, high, interior))
-"""},
-        {"block": 0, "expect": "inf * 0 = nan", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 255), inv_s * (centred - 1 / 255), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)
-    interior = torch.where(mass > 1e-5, torch.log(mass), log_pdf_mid - math.log(127.5))
-    return torch.where(x < -0.999, plus - F.softplus(plus), torch.where(x > 0.999, -F.softplus(minus), interior))
-"""},
-        {"block": 0, "expect": "not ± 1/127.5", "body": """
-    inv_s = torch.exp(-log_scale)
-    centred = x - mean
-    plus, minus, mid = inv_s * (centred + 1 / 127.5), inv_s * (centred - 1 / 127.5), inv_s * centred
-    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-    interior = torch.where(mass > 1e-5, torch.log(mass.clamp(min=1e-12)),
-                           mid - log_scale - 2 * F.softplus(mid) - math.log(127.5))
-    return torch.where(x < -0.999, plus - F.softplus(plus), torch.where(x > 0.999, -F.softplus(minus), interior))
-"""},
-        {"block": 1, "expect": "the mixture weights are not normalised", "body": _changed(
-            DMOL_LOG_PROB, "F.log_softmax(logits, dim=1) + log_p.sum", "logits + log_p.sum")},
-        {"block": 1, "expect": "the channel coupling of the means is missing", "body": _changed(
-            DMOL_LOG_PROB, DMOL_COUPLING, "    log_p = log_bin_mass(x.unsqueeze(2), means, log_scales)\n")},
-        {"block": 1, "expect": "go through tanh", "body": _changed(
-            DMOL_LOG_PROB, "coeffs = torch.tanh(params[:, :, 2 * k:])", "coeffs = params[:, :, 2 * k:]")},
-        {"block": 1, "expect": "the colours are mixed separately", "body": _changed(
-            DMOL_LOG_PROB, "F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)",
-            "F.log_softmax(logits, dim=1).unsqueeze(1) + log_p, dim=2).sum(dim=1)")},
-        {"block": 1, "expect": "the log scales are not clamped", "body": _changed(
-            DMOL_LOG_PROB, "params[:, :, k:2 * k].clamp(min=-7.0)", "params[:, :, k:2 * k]")},
+        {"block": 0, "expect": "the 255 edge bin is not handled: for x = 1 the probability is 1 - sigmoid(",
+            "edits": [("torch.where(x > 0.999, log_one_minus_cdf_minus, interior))", "interior)")]},
+        {"block": 0, "expect": "the 0 edge bin is not handled",
+            "edits": [("torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_minus, interior))",
+                       "torch.where(x > 0.999, log_one_minus_cdf_minus, interior)")]},
+        {"block": 0, "expect": "the tiny-probability fallback is missing",
+            "edits": [("torch.where(mass > 1e-5, torch.log(mass.clamp(min=1e-12)), log_pdf_mid - math.log(127.5))",
+                       "torch.log(mass)")]},
+        {"block": 0, "expect": "subtract log 127.5", "edits": [("log_pdf_mid - math.log(127.5))", "log_pdf_mid)")]},
+        {"block": 0, "expect": "underflows where the sigmoid rounds to 1",
+            "edits": [("plus - F.softplus(plus)", "torch.log(torch.sigmoid(plus))"),
+                      ("-F.softplus(minus)", "torch.log(1 - torch.sigmoid(minus))")]},
+        {"block": 0, "expect": "inf * 0 = nan", "edits": [("torch.log(mass.clamp(min=1e-12))", "torch.log(mass)")]},
+        {"block": 0, "expect": "not ± 1/127.5",
+            "edits": [("centred + 1 / 255", "centred + 1 / 127.5"),
+                      ("centred - 1 / 255", "centred - 1 / 127.5")]},
+        {"block": 1, "expect": "the mixture weights are not normalised",
+            "edits": [("F.log_softmax(logits, dim=1) + log_p.sum", "logits + log_p.sum")]},
+        {"block": 1, "expect": "the channel coupling of the means is missing",
+            "edits": [("log_bin_mass(x.unsqueeze(2), m, log_scales)", "log_bin_mass(x.unsqueeze(2), means, log_scales)")]},
+        {"block": 1, "expect": "go through tanh",
+            "edits": [("coeffs = torch.tanh(params[:, :, 2 * k:])", "coeffs = params[:, :, 2 * k:]")]},
+        {"block": 1, "expect": "the colours are mixed separately",
+            "edits": [("F.log_softmax(logits, dim=1) + log_p.sum(dim=1), dim=1)",
+                       "F.log_softmax(logits, dim=1).unsqueeze(1) + log_p, dim=2).sum(dim=1)")]},
+        {"block": 1, "expect": "the log scales are not clamped",
+            "edits": [("params[:, :, k:2 * k].clamp(min=-7.0)", "params[:, :, k:2 * k]")]},
     ],
     "06_conditional_sampling": [
-        {"block": 0, "expect": "all missing pixels were drawn from one network pass", "body": """
-    model.eval()
-    x = images.clone()
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        l = model(x)
-        for i in range(height // 2, height):
-            for j in range(width):
-                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l[:, :, i:i + 1, j:j + 1], generator)
-    return x
-"""},
-        {"block": 0, "expect": "drawn column by column", "body": """
-    model.eval()
-    x = images.clone()
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        for j in range(width):
-            for i in range(height // 2, height):
-                l = model(x)[:, :, i:i + 1, j:j + 1]
-                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)
-    return x
-"""},
-        {"block": 0, "expect": "known pixels changed", "body": """
-    model.eval()
-    x = images.clone()
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        for i in range(height):
-            for j in range(width):
-                l = model(x)[:, :, i:i + 1, j:j + 1]
-                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)
-    return x
-"""},
-        {"block": 0, "expect": "write pixel (i, j) into the image", "body": """
-    model.eval()
-    x = images.clone()
-    out = images.clone()
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        for i in range(height // 2, height):
-            for j in range(width):
-                l = model(x)[:, :, i:i + 1, j:j + 1]
-                out[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)
-    return out
-"""},
-        {"block": 0, "expect": "call model.eval() before sampling", "body": """
-    x = images.clone()
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        for i in range(height // 2, height):
-            for j in range(width):
-                l = model(x)[:, :, i:i + 1, j:j + 1]
-                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)
-    return x
-"""},
-        {"block": 0, "expect": "a whole image was drawn at every step", "body": """
-    model.eval()
-    x = images.clone()
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        for i in range(height // 2, height):
-            for j in range(width):
-                x[:, :, i, j] = sample_from_discretized_mix_logistic(model(x), generator)[:, :, i, j]
-    return x
-"""},
-        {"block": 0, "expect": "work on a copy", "body": """
-    model.eval()
-    x = images
-    height, width = x.shape[-2:]
-    with torch.no_grad():
-        for i in range(height // 2, height):
-            for j in range(width):
-                l = model(x)[:, :, i:i + 1, j:j + 1]
-                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)
-    return x
-"""},
+        {"block": 0, "expect": "all missing pixels were drawn from one network pass",
+            "edits": [("    with torch.no_grad():\n", "    with torch.no_grad():\n        l_all = model(x)\n"),
+                      ("l = model(x)[:, :, i:i + 1, j:j + 1]", "l = l_all[:, :, i:i + 1, j:j + 1]")]},
+        {"block": 0, "expect": "drawn column by column",
+            "edits": [("for i in range(height // 2, height):\n            for j in range(width):",
+                       "for j in range(width):\n            for i in range(height // 2, height):")]},
+        {"block": 0, "expect": "known pixels changed", "edits": [("range(height // 2, height)", "range(height)")]},
+        {"block": 0, "expect": "write pixel (i, j) into the image",
+            "edits": [("    x = images.clone()\n", "    x = images.clone()\n    out = images.clone()\n"),
+                      ("x[:, :, i:i + 1, j:j + 1] = sample", "out[:, :, i:i + 1, j:j + 1] = sample"),
+                      ("return x", "return out")]},
+        {"block": 0, "expect": "call model.eval() before sampling", "edits": [("    model.eval()\n", "")]},
+        {"block": 0, "expect": "a whole image was drawn at every step",
+            "edits": [("l = model(x)[:, :, i:i + 1, j:j + 1]\n"
+                       "                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)",
+                       "x[:, :, i, j] = sample_from_discretized_mix_logistic(model(x), generator)[:, :, i, j]")]},
+        {"block": 0, "expect": "work on a copy", "edits": [("x = images.clone()", "x = images")]},
     ],
 }

@@ -109,6 +109,36 @@ def run_with_block(path: Path, block: int, body: str | None):
         os.chdir(cwd)
 
 
+def solution_block(path: Path, block: int) -> str:
+    """The lines between the ``block``-th BEGIN/END pair of the solution notebook, as written there."""
+    bodies, inside = [], None
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if line.strip() == BEGIN:
+                inside = []
+            elif line.strip() == END:
+                bodies.append("\n".join(inside) + "\n")
+                inside = None
+            elif inside is not None:
+                inside.append(line)
+    return bodies[block]
+
+
+def wrong_answer(path: Path, mutation: dict) -> str:
+    """The mutation's body, or the solution's own block with the mutation's ``edits`` applied."""
+    if "body" in mutation:
+        return mutation["body"]
+    body = solution_block(path, mutation["block"])
+    for old, new in mutation["edits"]:
+        if body.count(old) != 1:
+            raise ValueError(f"{path.name} block {mutation['block']}: {old!r} occurs {body.count(old)} times "
+                             "in the solution, not once; update the mutation to the solution's text")
+        body = body.replace(old, new)
+    return body
+
+
 CASES = [(name, m) for name, ms in MUTATIONS.items() for m in ms]
 
 
@@ -117,7 +147,15 @@ def test_checks_catch_wrong_answers_and_say_what_is_wrong(name, mutation):
     path = REPO / "solutions" / f"{name}.ipynb"
     run_with_block(path, mutation["block"], None)  # the right answer passes the same cells
     with pytest.raises(AssertionError, match=re.escape(mutation["expect"])):
-        run_with_block(path, mutation["block"], mutation["body"])
+        run_with_block(path, mutation["block"], wrong_answer(path, mutation))
+
+
+def test_an_edit_that_no_longer_matches_the_solution_is_reported():
+    path = REPO / "solutions" / "06_conditional_sampling.ipynb"
+    edited = wrong_answer(path, {"block": 0, "edits": [("x = images.clone()", "x = images")]})
+    assert "images.clone()" not in edited and "    x = images\n" in edited and "sample_from_discretized" in edited
+    with pytest.raises(ValueError, match="occurs 0 times in the solution"):
+        wrong_answer(path, {"block": 0, "edits": [("not in the solution", "x")]})
 
 
 def test_every_exercise_block_has_a_mutation():
