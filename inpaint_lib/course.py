@@ -5,6 +5,7 @@
 
 Each notebook is executed by papermill with its own defaults (the CPU demo) and
 ``run_dir=<out>/<notebook name>``; the executed notebook is written beside its run folder.
+Notebook 06 is pointed at the models that 02, 03 and 05 trained there (:data:`UPSTREAM_RUNS`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from pathlib import Path
 from .utils import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
+
+
+# The runs a notebook compares, as its parameters, relative to the folder that holds every notebook's
+# run: notebook 06 loads the models of 02, 03 and 05 (its own defaults are the same paths under runs/).
+UPSTREAM_RUNS = {"06_inpainting": {"unet_run": "02_unet/l1_unet", "pixelgan_run": "03_pix2pix/pixelgan",
+                                   "patchgan_run": "03_pix2pix/patchgan", "pixelcnnpp_run": "05_train_pixelcnnpp"}}
 
 
 def lecture_notebooks() -> list[Path]:
@@ -43,7 +50,8 @@ def demo(out: Path, only: list[str] | None = None) -> int:
     for nb in notebooks:
         print(f"--- {nb.name}", flush=True)
         start = time.perf_counter()
-        executed = run_notebook(nb, out)
+        upstream = {name: str(out / rel) for name, rel in UPSTREAM_RUNS.get(nb.stem, {}).items()}
+        executed = run_notebook(nb, out, upstream)
         timings.append((executed, time.perf_counter() - start))
     print("\nDone. Executed notebooks, figures and logs:")
     for executed, seconds in timings:

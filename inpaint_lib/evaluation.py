@@ -147,7 +147,8 @@ class ResultsTable:
 def results_path(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
     """The course's shared results table for one split: ``runs/results/<dataset>_<split>.csv``.
 
-    Notebooks 01, 02, 03 and 06 each add their methods' rows to it.
+    Notebook 01 writes the baselines' rows; notebooks 02 and 03 add their models'. (Notebook 06 keeps
+    its own table, with diversity and time, in its run folder.)
     """
     from .utils import REPO_ROOT
     return (Path(root) if root is not None else REPO_ROOT / "runs" / "results") / f"{dataset}_{split}.csv"

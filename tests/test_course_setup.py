@@ -83,3 +83,23 @@ def test_check_parameters_catches_unknown_names():
     check_parameters({"torch": 1, "np": 2, "epochs": 3, "_": 4}, before, ["epochs"])
     with pytest.raises(ValueError, match="unknown notebook parameter\\(s\\) epoch; this notebook takes epochs"):
         check_parameters({"torch": 1, "epochs": 3, "epoch": 50}, before, ["epochs"])
+
+
+def test_make_demo_points_notebook_06_at_the_runs_of_02_03_and_05(tmp_path, monkeypatch):
+    """`make demo` writes every run under one folder; notebook 06 must be told where, or it retrains."""
+    from inpaint_lib import course
+    calls = []
+    monkeypatch.setattr(course, "run_notebook", lambda nb, out, parameters=None: calls.append((nb.stem, parameters))
+                        or out / nb.name)
+    course.demo(tmp_path, only=["02", "06"])
+    assert calls[0] == ("02_unet", {})
+    assert calls[1] == ("06_inpainting", {"unet_run": str(tmp_path / "02_unet" / "l1_unet"),
+                                          "pixelgan_run": str(tmp_path / "03_pix2pix" / "pixelgan"),
+                                          "patchgan_run": str(tmp_path / "03_pix2pix" / "patchgan"),
+                                          "pixelcnnpp_run": str(tmp_path / "05_train_pixelcnnpp")})
+    # the same layout as the notebooks' own defaults, which write under runs/<notebook name>
+    cell = next(c for c in nbformat.read(REPO / "notebooks" / "06_inpainting.ipynb", as_version=4).cells
+                if "parameters" in c.metadata.get("tags", []))
+    defaults = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell.source).body}
+    for name, relative in course.UPSTREAM_RUNS["06_inpainting"].items():
+        assert defaults[name] == f"runs/{relative}"
