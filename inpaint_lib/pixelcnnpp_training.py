@@ -49,7 +49,8 @@ class PixelCNNppConfig:
     dataset: str = "sample"
     test_split: str | None = None      # None: the data set's held-out split (test or val)
     epochs: float | None = None        # train for this many epochs ...
-    max_steps: int | None = 200        # ... or this many optimiser steps (max_steps wins when both are set)
+    max_steps: int | None = 200        # ... or this many optimiser steps (max_steps wins when both are set;
+                                       # make_config clears the preset's one when only the other is given)
     batch_size: int = 16               # global batch (split across processes under torchrun)
     nr_resnet: int = 1
     nr_filters: int = 32
@@ -70,7 +71,7 @@ class PixelCNNppConfig:
     grad_clip: float | None = None     # clip the gradient norm (None: only measured)
     max_nonfinite: int = 20
     eval_every: int = 100              # steps between test bits/dim (on eval_images)
-    eval_images: int | None = 500      # test images for the periodic evaluation; the final one uses all
+    eval_images: int | None = 500      # test images per evaluation during fit (evaluate() with no number: all)
     sample_every: int = 0              # steps between sample grids (0: only at the end)
     n_samples: int = 16
     log_every: int = 10
@@ -95,6 +96,9 @@ class PixelCNNppConfig:
             "warmup_steps": self.warmup_steps >= 0,
             "eval_every": self.eval_every >= 0, "log_every": self.log_every > 0,
             "checkpoint_every": self.checkpoint_every > 0, "num_workers": self.num_workers == 0,
+            "n_samples": self.n_samples > 0, "max_nonfinite": self.max_nonfinite >= 0,
+            **{key: getattr(self, key) is None or getattr(self, key) > 0
+               for key in ("max_steps", "epochs", "time_budget_s", "grad_clip", "eval_images")},
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -134,6 +138,11 @@ def make_config(preset: str | None = "demo", **overrides) -> PixelCNNppConfig:
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)} for pixelcnnpp; known: {', '.join(sorted(known))}")
     values = {**(PRESETS[preset] if preset else {}), **overrides}
+    # asking for a length in epochs replaces the preset's length in steps, and the other way round
+    if "epochs" in overrides and "max_steps" not in overrides:
+        values["max_steps"] = None
+    if "max_steps" in overrides and "epochs" not in overrides:
+        values["epochs"] = None
     if "betas" in values:
         values["betas"] = tuple(values["betas"])
     return PixelCNNppConfig(**values).validate()
@@ -210,6 +219,25 @@ class PixelCNNppTrainer:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def out_of_time(self) -> bool:
+        """True once the training time has reached ``config.time_budget_s``."""
+        return self.config.time_budget_s is not None and self.train_seconds >= self.config.time_budget_s
+
+    def _shared_clock(self, seconds: float) -> float:
+        """Process 0's training seconds, on every process of a torchrun job.
+
+        Each process measures its own clock, and only process 0 evaluates (time not charged): the
+        others spend that time waiting in the next all-reduce. With a time budget they must agree
+        on when to stop (or they wait for each other forever) and on the linear schedule's learning
+        rate, so all take process 0's figure. One tiny broadcast per step, only under a budget.
+        """
+        if self.world_size == 1 or self.config.time_budget_s is None:
+            return seconds
+        clock = torch.tensor([seconds], dtype=torch.float64, device=self.device)
+        torch.distributed.broadcast(clock, src=0)
+        return clock.item()
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": "pixelcnnpp", "config": self.config.to_dict(), "model": self.model.state_dict(),
@@ -304,7 +332,7 @@ class PixelCNNppTrainer:
                    disable=not (progress and self.is_main))
         started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
         seconds_before, eval_seconds = self.train_seconds, 0.0  # evaluation is not charged to the time budget
-        while self.step < self.total_steps:
+        while self.step < self.total_steps and not self.out_of_time:
             self.loader.set_epoch(self.epoch)
             for x in self.loader.batches(start=self.batch_in_epoch):
                 stats = self.train_step(x)
@@ -313,9 +341,8 @@ class PixelCNNppTrainer:
                 window_images += cfg.batch_size
                 bar.update(1)
                 bar.set_postfix(bpd=f"{stats['train_bpd']:.3f}")
-                self.train_seconds = seconds_before + time.perf_counter() - started - eval_seconds
-                out_of_time = cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s
-                last = self.step == self.total_steps or out_of_time
+                self.train_seconds = self._shared_clock(seconds_before + time.perf_counter() - started - eval_seconds)
+                last = self.step == self.total_steps or self.out_of_time
                 evaluate = cfg.eval_every and (self.step % cfg.eval_every == 0 or last)
                 if self.is_main and (self.step % cfg.log_every == 0 or evaluate or last):
                     now = time.perf_counter()

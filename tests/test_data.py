@@ -54,6 +54,18 @@ def test_corrupt_and_truncated_files(data_root):
         load_split("cifar10", "test")
 
 
+def test_damaged_compressed_file(data_root):
+    """Bytes damaged inside a compressed array fail in zlib, before the zip's checksum is checked."""
+    folder = data_root / "cifar10"
+    folder.mkdir()
+    np.savez_compressed(folder / "train.npz", images=random_images(50) // 64)
+    raw = bytearray((folder / "train.npz").read_bytes())
+    raw[200:216] = bytes(b ^ 0xFF for b in raw[200:216])
+    (folder / "train.npz").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"corrupt or truncated \(error: Error -3"):
+        load_split("cifar10", "train")
+
+
 def test_pickled_arrays_are_refused(data_root):
     (data_root / "cifar10").mkdir()
     np.savez(data_root / "cifar10" / "train.npz", images=np.array([{"a": 1}], dtype=object))

@@ -222,3 +222,15 @@ def test_score_completions_and_best_of_n():
     for b in range(2):
         assert torch.equal(best.images[b], completions[best.index[b], b])
     torch.testing.assert_close(best.bits_per_dim, scores)
+
+
+def test_images_of_another_float_dtype_are_cast_to_the_models():
+    """float64 pictures (numpy's default) with a float32 model: same figures, the caller's dtype back."""
+    model, x, mask = tiny_model(size=16), images(2, 16), lower_half(16, 16)
+    x64 = x.double()
+    assert torch.equal(conditional_bits_per_dim(model, x64, mask), conditional_bits_per_dim(model, x, mask))
+    # quantised in float64 first, so a bin centre may come out one float32 step away
+    assert torch.allclose(score_completions(model, x64, mask), score_completions(model, x, mask), rtol=1e-6, atol=0)
+    out = inpaint(model, x64, mask, generator=generator(0))
+    assert out.dtype == torch.float64 and torch.equal(out[0][:, :, :8], x64[:, :, :8])
+    assert torch.equal(out.float(), inpaint(model, x, mask, generator=generator(0)))

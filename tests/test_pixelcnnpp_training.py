@@ -93,6 +93,10 @@ def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_p
     resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6, resume=True))
     resumed.load()
     assert resumed.train_seconds == short.train_seconds
+    # and a run that ended on its budget trains no further step when resumed
+    log_before = (tmp_path / "short" / "log.csv").read_text()
+    resumed.fit(progress=False)
+    assert resumed.step == 1 and (tmp_path / "short" / "log.csv").read_text() == log_before
 
 
 def test_amp_trains_in_bf16_where_the_hardware_has_it_and_evaluates_in_float32(tiny_root, tmp_path, monkeypatch):
@@ -229,6 +233,21 @@ def test_bad_settings_fail_in_one_line():
         make_config("demo", dataset="mnist")
     with pytest.raises(ValueError, match="unknown lr_schedule 'cosine'; choose one of exponential, linear"):
         make_config("demo", lr_schedule="cosine")
+    for setting in (dict(max_steps=0), dict(epochs=-1), dict(time_budget_s=0), dict(grad_clip=-1.0),
+                    dict(n_samples=0), dict(eval_images=0)):
+        name, value = next(iter(setting.items()))
+        with pytest.raises(ValueError, match=f"bad value for {name}={value}"):
+            make_config("demo", **setting)
+
+
+def test_a_length_in_epochs_replaces_the_presets_length_in_steps():
+    assert make_config("demo").max_steps == 300
+    by_epochs = make_config("demo", epochs=3)  # what `python -m inpaint_lib.train pixelcnnpp --epochs 3` asks
+    assert (by_epochs.epochs, by_epochs.max_steps) == (3, None)
+    by_steps = make_config("seed", max_steps=10)
+    assert (by_steps.epochs, by_steps.max_steps) == (None, 10)
+    both = make_config("demo", epochs=3, max_steps=7)
+    assert (both.epochs, both.max_steps) == (3, 7)
 
 
 def test_presets_hold_the_original_study_settings():
@@ -252,6 +271,19 @@ def test_data_parallel_on_two_cpu_processes_equals_one_process(tiny_root, tmp_pa
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-6), key
+
+
+def test_data_parallel_processes_stop_together_on_a_time_budget(tiny_root, tmp_path):
+    """Only process 0 evaluates (time not charged to the budget); the others wait in the all-reduce
+    meanwhile. They must still stop at the same step, or the job hangs."""
+    env = {**os.environ, "INPAINT_DATA": str(tiny_root), "OMP_NUM_THREADS": "1"}
+    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"] + cli(
+        tmp_path / "ddp", tiny_root, "--max-steps", "100000", "--set", "time_budget_s=4", "eval_every=1",
+        "eval_images=16", "lr_schedule=linear", "amp=False")[2:]
+    done = subprocess.run(ddp, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)
+    assert state["step"] > 1 and state["train_seconds"] >= 4
 
 
 def test_load_model_gives_the_ema_weights_and_refuses_other_checkpoints(tiny_root, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import os
 import re
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             data, labels = npz["data"], npz["labels"]
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
         raise DataError(f"{path} is not a readable imagenet32 batch ({type(err).__name__}: {str(err)[:80]})") from None
     return planar_to_images(data), np.asarray(labels, dtype=np.int64) - 1  # published labels are 1..1000
 

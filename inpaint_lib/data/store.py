@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             labels = npz["labels"] if "labels" in npz.files else None
     except DataError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
         raise DataError(f"{path} is corrupt or truncated ({type(err).__name__}: {str(err)[:80]}); "
                         "delete it and convert or download it again") from None
     validate_images(images, str(path))

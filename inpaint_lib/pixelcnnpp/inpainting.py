@@ -34,6 +34,11 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _model_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The dtype the model computes in: images of another float dtype are cast to it."""
+    return next(model.parameters()).dtype
+
+
 def _check_images(model: torch.nn.Module, images: torch.Tensor, what: str = "images") -> None:
     s = model.image_size
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3 \
@@ -103,9 +108,9 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     if not torch.isfinite(known).all() or known.abs().max() > 1:
         raise ValueError("the known pixels must be finite and in [-1, 1]; scale uint8 pixels as x / 127.5 - 1")
 
-    x = known.repeat(n_samples, 1, 1, 1)                     # copies: [all B images] * n_samples
+    x = known.to(_model_dtype(model)).repeat(n_samples, 1, 1, 1)   # copies: [all B images] * n_samples
     missing = mask.repeat(n_samples, 1, 1)
-    out = fill_in_raster_order(model, x, missing, sampler, generator, progress)
+    out = fill_in_raster_order(model, x, missing, sampler, generator, progress).to(images.dtype)
     out = torch.where(missing[:, None], out, images.repeat(n_samples, 1, 1, 1))   # known pixels, bit for bit
     return out.view(n_samples, batch, 3, size, size)
 
@@ -139,8 +144,7 @@ def _check_suffix(mask: torch.Tensor) -> None:
 
 def _conditional_bpd(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Bits/dim of the missing pixels given the known ones, one teacher-forced pass; checked inputs."""
-    device = _model_device(model)
-    images, mask = images.to(device), mask.to(device)
+    images, mask = images.to(device=_model_device(model), dtype=_model_dtype(model)), mask.to(_model_device(model))
     with evaluating(model):
         log_p = discretized_mix_logistic_log_prob(images, model(images))          # (B, H, W), nats
     nats = -(log_p * mask).sum(dim=(1, 2))
