@@ -40,10 +40,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train first or pass the right --run-dir")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated file, not a torch file, unsafe pickle
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"checkpoint {path} cannot be read ({first_line}); delete it or resume from an older one") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a checkpoint of this course (it holds a {type(state).__name__}, not a dict); "
+                         "point at a run folder written by its trainers")
+    return state
 
 
 def check_config(saved: Mapping[str, Any], current: Mapping[str, Any], keys: list[str] | None = None,

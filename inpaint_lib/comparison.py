@@ -45,6 +45,11 @@ def _check_inputs(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return mask.to(images.device)
 
 
+def _rows(mask: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """The mask of images ``start:stop``: a per-image (B, H, W) mask is sliced with them, one (H, W) mask is shared."""
+    return mask[start:stop] if mask.dim() == 3 else mask
+
+
 @torch.no_grad()
 def complete(method, images: torch.Tensor, mask: torch.Tensor | str = "lower_half", n: int = 1,
              batch_size: int = 64) -> Completions:
@@ -61,14 +66,14 @@ def complete(method, images: torch.Tensor, mask: torch.Tensor | str = "lower_hal
     for _ in range(n):
         parts = []
         for start in range(0, len(images), batch_size):
-            batch = images[start: start + batch_size]
-            masked = apply_mask(batch, mask)
+            batch, batch_mask = images[start: start + batch_size], _rows(mask, start, start + batch_size)
+            masked = apply_mask(batch, batch_mask)
             began = time.perf_counter()
-            prediction = method(masked, mask)
+            prediction = method(masked, batch_mask)
             if prediction.device.type == "cuda":
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - began
-            parts.append(composite(prediction.to(batch), batch, mask))
+            parts.append(composite(prediction.to(batch), batch, batch_mask))
         samples.append(torch.cat(parts))
     return Completions(torch.stack(samples), seconds / (n * len(images)))
 
@@ -92,14 +97,16 @@ def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | s
     sums: dict[str, float] = {}
     for sample in samples:
         for name, values in {**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)}.items():
-            sums[name] = sums.get(name, 0.0) + values.double().mean().item()
+            # an image can have no SSIM (NaN: no whole 7x7 window missing); average over those that have one
+            sums[name] = sums.get(name, 0.0) + values.double().nanmean().item()
     result = {name: total / len(samples) for name, total in sums.items()}
     if len(samples) >= 2:
         result["diversity"] = diversity(samples, mask).double().mean().item()
     if density_model is not None:
         from .pixelcnnpp import score_completions
         device = next(density_model.parameters()).device
-        bits = torch.cat([score_completions(density_model, samples[:, start: start + 100].to(device), mask.to(device),
+        bits = torch.cat([score_completions(density_model, samples[:, start: start + 100].to(device),
+                                            _rows(mask, start, start + 100).to(device),
                                             images[start: start + 100].to(device)).cpu()
                           for start in range(0, len(images), 100)], dim=1)
         result["bpd_under_pixelcnnpp"] = bits.double().mean().item()

@@ -510,6 +510,7 @@ class Pix2PixTrainer:
         if self.netD is not None:
             self.netD.train()
         rows: list[dict[str, float]] = []
+        in_step = False
         try:
             batches = self.batches()
             while self.step < end and not self.out_of_time:
@@ -519,7 +520,9 @@ class Pix2PixTrainer:
                     batch = random_flip(batch, seed=c.seed, step=self.step)
                 if c.shift:
                     batch = random_shift(batch, c.shift, seed=c.seed, step=self.step)
+                in_step = True
                 logs = self.train_step(batch)
+                in_step = False
                 self.train_seconds = seconds_before + time.perf_counter() - fit_start
                 last = self.step == end or self.out_of_time
                 for key, value in logs.items():
@@ -540,7 +543,10 @@ class Pix2PixTrainer:
                 if self.step % c.checkpoint_every == 0 or last:
                     self.save()
         except KeyboardInterrupt:
-            self.save()
+            # between steps the state is whole and is saved; inside one, D may have stepped and G not,
+            # so the last checkpoint stands and resuming repeats that step from it
+            if not in_step:
+                self.save()
             raise
         finally:
             bar.close()

@@ -254,7 +254,9 @@ class PixelCNNppTrainer:
 
     def load(self, path: str | os.PathLike | None = None) -> "PixelCNNppTrainer":
         """Restore everything from a checkpoint made with the same architecture and data set."""
-        state = load_checkpoint(path or self.run_dir / CHECKPOINT_NAME, map_location=self.device)
+        path = Path(path or self.run_dir / CHECKPOINT_NAME)
+        state = load_checkpoint(path, map_location=self.device)
+        _require_pixelcnnpp(state, path)
         check_config(state["config"], self.config.to_dict(), ARCHITECTURE_KEYS + DATA_KEYS, what="the checkpoint")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
@@ -379,6 +381,12 @@ def read_log(run_dir: str | os.PathLike) -> list[dict]:
             for r in read_csv(Path(run_dir) / "log.csv")]
 
 
+def _require_pixelcnnpp(state: dict, path: Path) -> None:
+    if state.get("kind", "pixelcnnpp") != "pixelcnnpp" or not {"config", "model", "ema"} <= set(state):
+        raise ValueError(f"{path} is not a PixelCNN++ checkpoint (kind {state.get('kind')!r}); "
+                         "point at a run of notebook 05 or `python -m inpaint_lib.train pixelcnnpp`")
+
+
 def load_model(run_dir: str | os.PathLike, device: str = "auto", ema: bool = True) -> tuple[PixelCNNpp, dict]:
     """The trained model of a run, in eval mode, and what it was: ``(model, {"config", "step", "path"})``.
 
@@ -387,9 +395,7 @@ def load_model(run_dir: str | os.PathLike, device: str = "auto", ema: bool = Tru
     """
     path = Path(run_dir) / CHECKPOINT_NAME
     state = load_checkpoint(path, map_location="cpu")
-    if state.get("kind", "pixelcnnpp") != "pixelcnnpp" or not {"config", "model", "ema"} <= set(state):
-        raise ValueError(f"{path} is not a PixelCNN++ checkpoint (kind {state.get('kind')!r}); "
-                         "point at a run of notebook 05 or `python -m inpaint_lib.train pixelcnnpp`")
+    _require_pixelcnnpp(state, path)
     config = state["config"]
     model = PixelCNNpp(nr_resnet=config["nr_resnet"], nr_filters=config["nr_filters"],
                        nr_logistic_mix=config["nr_logistic_mix"], dropout=config["dropout"])

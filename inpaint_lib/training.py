@@ -50,7 +50,9 @@ def set_rng_state(state: dict) -> None:
                          npy["cached"]))
     torch.set_rng_state(state["torch"].cpu())  # a checkpoint loaded onto a GPU brings its states there
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+        # one state per GPU of the machine that saved it; a machine with fewer GPUs restores its own
+        for index, device_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(device_state.cpu(), index)
 
 
 class EMA:
@@ -89,9 +91,9 @@ class EMA:
         return {"decay": self.decay, "shadow": self.shadow}
 
     def load_state_dict(self, state: dict) -> None:
+        """The averaged weights of a checkpoint. The decay stays this run's (a resumed run may change it)."""
         if set(state["shadow"]) != set(self.shadow):
             raise ValueError("EMA weights are for another model; use a new run directory")
-        self.decay = state["decay"]
         for name, value in state["shadow"].items():
             self.shadow[name].copy_(value)
 

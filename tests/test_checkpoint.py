@@ -47,3 +47,9 @@ def test_check_config_names_the_differences():
         check_config({"a": 1, "b": 2}, {"a": 1, "b": 3})
     assert "a=" not in str(err.value)
     check_config({"a": 1, "b": 2}, {"a": 1, "b": 3}, keys=["a"])
+
+
+def test_a_torch_file_that_is_not_a_checkpoint_is_refused_in_one_line(tmp_path):
+    torch.save(torch.zeros(3), tmp_path / "checkpoint.pt")  # loads safely, but holds a bare tensor
+    with pytest.raises(ValueError, match="is not a checkpoint of this course \\(it holds a Tensor, not a dict\\)"):
+        load_checkpoint(tmp_path / "checkpoint.pt")

@@ -54,3 +54,23 @@ def test_bad_inputs_fail_with_one_clear_line():
         complete(RepeatLastRow(), x[:, :1], lower_half())
     with pytest.raises(ValueError, match="do not belong to images"):
         score(Completions(torch.zeros(2, 3, 3, 32, 32), 0.0), x, lower_half())
+
+
+def test_per_image_masks_follow_their_images_through_the_batches():
+    x = images(6)
+    mask = lower_half().repeat(6, 1, 1)
+    mask[0] = False
+    mask[0, 20:26, 4:10] = True  # a 6x6 hole: no whole 7x7 window missing, so this image has no SSIM
+    seen = []
+
+    def zeros_where_missing(masked, batch_mask):
+        seen.append(batch_mask.clone())
+        return masked
+
+    done = complete(zeros_where_missing, x, mask, batch_size=4)  # batches of 4 and 2 images
+    assert [tuple(m.shape) for m in seen] == [(4, 32, 32), (2, 32, 32)]
+    assert torch.equal(torch.cat(seen), mask)
+    assert torch.equal(done.samples[0], torch.where(mask[:, None], torch.zeros_like(x), x))
+    ssim = all_metrics(done.samples[0], x, mask)["ssim"]
+    assert ssim[0].isnan() and ssim[1:].isfinite().all()
+    assert score(done, x, mask)["ssim"] == pytest.approx(ssim[1:].double().mean().item(), rel=1e-9)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_lib.checkpoint import save_checkpoint
+from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
 from inpaint_lib.evaluation import evaluate
-from inpaint_lib.pix2pix_training import (PRESETS, Pix2PixTrainer, load_or_train, load_trainer, lr_factor, make_config,
-                                          read_log)
+from inpaint_lib.pix2pix_training import (CHECKPOINT_NAME, PRESETS, Pix2PixTrainer, load_or_train, load_trainer,
+                                          lr_factor, make_config, read_log)
 from inpaint_lib.train import main as cli_main
 from inpaint_lib.train import parse_value
 
@@ -144,6 +144,33 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, tiny_root
     with open(tmp_path / "straight" / "log.csv") as f, open(tmp_path / "split" / "log.csv") as g:
         drop_time = [lambda r: {k: v for k, v in r.items() if k != "seconds_per_step"}] * 2
         assert [drop_time[0](r) for r in csv.DictReader(f)] == [drop_time[1](r) for r in csv.DictReader(g)]
+
+
+@pytest.mark.parametrize("inside_a_step", [False, True])
+def test_ctrl_c_saves_between_steps_but_never_half_a_step(tmp_path, tiny_root, monkeypatch, inside_a_step):
+    import inpaint_lib.pix2pix_training as training
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=10, checkpoint_every=100, sample_every=100))
+    trainer.fit(steps=3)
+    (tmp_path / CHECKPOINT_NAME).unlink()
+
+    def half_a_step(batch):  # as if Ctrl-C came after D's update and before G's
+        with torch.no_grad():
+            next(trainer.netD.parameters()).add_(1.0)
+        raise KeyboardInterrupt
+
+    def flip_then_stop(batch, seed, step):  # Ctrl-C while the next batch is prepared: step 3 is whole
+        raise KeyboardInterrupt
+
+    if inside_a_step:
+        monkeypatch.setattr(trainer, "train_step", half_a_step)
+    else:
+        monkeypatch.setattr(training, "random_flip", flip_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    if inside_a_step:
+        assert not (tmp_path / CHECKPOINT_NAME).exists(), "a half-done step must not be saved"
+    else:
+        assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["step"] == 3
 
 
 def _tensors(state) -> list[torch.Tensor]:

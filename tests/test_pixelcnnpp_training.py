@@ -298,6 +298,9 @@ def test_load_model_gives_the_ema_weights_and_refuses_other_checkpoints(tiny_roo
     save_checkpoint(tmp_path / "other" / "checkpoint.pt", {"kind": "pix2pix", "config": {}})
     with pytest.raises(ValueError, match="is not a PixelCNN\\+\\+ checkpoint \\(kind 'pix2pix'\\)"):
         load_model(tmp_path / "other")
+    resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "other", resume=True))
+    with pytest.raises(ValueError, match="is not a PixelCNN\\+\\+ checkpoint \\(kind 'pix2pix'\\)"):
+        resumed.fit(progress=False)
 
 
 def test_load_or_train_trains_once_then_loads(tiny_root, tmp_path, monkeypatch):

@@ -24,6 +24,27 @@ def test_rng_state_survives_a_weights_only_checkpoint(tmp_path):
     assert draws() == expected
 
 
+def test_a_checkpoint_from_a_machine_with_more_gpus_restores_the_gpus_there_are(monkeypatch):
+    state = rng_state()
+    state["cuda"] = [torch.full((8,), i, dtype=torch.uint8) for i in range(4)]  # saved on 4 GPUs
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: restored.append((device, int(s[0]))))
+    set_rng_state(state)
+    assert restored == [(0, 0), (1, 1)]
+
+
+def test_ema_loads_the_averaged_weights_and_keeps_its_own_decay():
+    model = torch.nn.Linear(2, 1)
+    saved = EMA(model, decay=0.5)
+    with torch.no_grad():
+        saved.shadow["weight"].fill_(3.0)
+    resumed = EMA(model, decay=0.9)  # the resumed run asks for another decay
+    resumed.load_state_dict(saved.state_dict())
+    assert resumed.decay == 0.9 and torch.equal(resumed.shadow["weight"], torch.full((1, 2), 3.0))
+
+
 def test_ema_update_and_apply():
     model = torch.nn.Linear(2, 1)
     start = {n: p.detach().clone() for n, p in model.named_parameters()}
