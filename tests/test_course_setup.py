@@ -64,7 +64,8 @@ def test_notebook_conventions(path):
         for node in ast.parse(code[i].source).body:
             assert isinstance(node, ast.Assign), f"parameters cell of {path.name}: only assignments"
             ast.literal_eval(node.value)  # literals only: papermill overrides must be the whole story
-        assert "run_dir" in code[i].source if path.parent.name == "notebooks" else True
+        if path.parent.name == "notebooks":
+            assert "run_dir" in code[i].source, f"{path.name}: the parameters cell must offer run_dir"
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "notebooks"], ids=lambda p: p.name)

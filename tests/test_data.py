@@ -69,7 +69,7 @@ def test_damaged_compressed_file(data_root):
 def test_pickled_arrays_are_refused(data_root):
     (data_root / "cifar10").mkdir()
     np.savez(data_root / "cifar10" / "train.npz", images=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match="Object arrays cannot be loaded when allow_pickle=False"):
         load_split("cifar10", "train")
 
 
@@ -168,6 +168,8 @@ def test_real_tiny_imagenet(real_data_root):
     images, labels = load_split("tinyimagenet32", "val", root=real_data_root, with_labels=True)
     assert images.shape == (10_000, 32, 32, 3) and labels.min() == 0 and labels.max() == 199
     assert np.bincount(labels).tolist() == [50] * 200
+    images, labels = load_split("tinyimagenet32", "train", root=real_data_root, with_labels=True)
+    assert images.shape == (30_000, 32, 32, 3) and np.bincount(labels, minlength=200).tolist() == [150] * 200
 
 
 def test_cli_lists_data_sets(data_root):

@@ -113,7 +113,15 @@ def test_fit_writes_log_grids_checkpoint_and_serves_the_evaluation(tmp_path, tin
     assert (run / "checkpoint.pt").is_file()
 
     result = evaluate(trainer.method(), dataset="sample", split="test", n_images=16, root=tiny_root, progress=False)
-    assert result["n_images"] == 16 and 0 < result["l1_x100"] < 200 and np.isfinite(result["psnr"])
+    from inpaint_lib.data import load_split, to_float
+    from inpaint_lib.masks import apply_mask, composite, lower_half
+    from inpaint_lib.metrics import all_metrics
+    truth = to_float(load_split("sample", "test", root=tiny_root)[:16])
+    completed = composite(trainer.complete(apply_mask(truth, lower_half())), truth, lower_half())
+    by_hand = all_metrics(completed, truth, lower_half())
+    assert result["n_images"] == 16
+    assert result["l1_x100"] == pytest.approx(by_hand["l1_x100"].mean().item(), rel=1e-5)
+    assert result["psnr"] == pytest.approx(by_hand["psnr"].mean().item(), rel=1e-5)
 
     reloaded = load_trainer(run, device="cpu")
     assert reloaded.step == 4
@@ -226,7 +234,7 @@ def test_cli_value_parsing():
     assert parse_value("none", int | None) is None and parse_value("12", int | None) == 12
     assert parse_value("0.5,0.999", tuple[float, float]) == (0.5, 0.999)
     assert parse_value("false", bool) is False and parse_value("yes", bool) is True
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="maybe"):
         parse_value("maybe", bool)
 
 
@@ -344,3 +352,24 @@ def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp
     assert Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain", ema_decay=0.0)).netG_ema is None
     with pytest.raises(ValueError, match="ema_decay must be in"):
         make_config("demo", ema_decay=1.0)
+
+
+def test_one_step_follows_the_reference_objective(tmp_path, tiny_root):
+    """D: 0.5 (gan(D(x, fake), 0) + gan(D(x, y), 1)) on the detached fake; G: 100 L1 + gan(D(x, fake), 1)
+    against the D *after* its step, which gets no gradient from G's step."""
+    import copy
+    from inpaint_lib.masks import apply_mask, composite, lower_half
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD="patch", flip=False, ema_decay=0.0))
+    real, mask = fixed_batch(), lower_half()
+    G0, D0 = copy.deepcopy(trainer.netG), copy.deepcopy(trainer.netD)
+    trainer.train_step(real)
+
+    masked = apply_mask(real, mask)
+    fake = composite(G0(masked), real, mask)
+    gan = trainer.gan_loss
+    loss_D = 0.5 * (gan(D0(torch.cat([masked, fake.detach()], 1)), False) + gan(D0(torch.cat([masked, real], 1)), True))
+    for p, g in zip(trainer.netD.parameters(), torch.autograd.grad(loss_D, list(D0.parameters()))):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
+    loss_G = 100 * (fake - real).abs().mean() + gan(trainer.netD(torch.cat([masked, fake], 1)), True)
+    for p, g in zip(trainer.netG.parameters(), torch.autograd.grad(loss_G, list(G0.parameters()))):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)

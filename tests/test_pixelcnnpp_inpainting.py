@@ -222,6 +222,9 @@ def test_score_completions_and_best_of_n():
     for b in range(2):
         assert torch.equal(best.images[b], completions[best.index[b], b])
     torch.testing.assert_close(best.bits_per_dim, scores)
+    # scored again on their own, the chosen completions are the most likely of the n, image by image
+    assert not torch.equal(scores.min(dim=0).values, scores.max(dim=0).values)
+    torch.testing.assert_close(score_completions(model, best.images, mask), scores.min(dim=0).values)
 
 
 def test_images_of_another_float_dtype_are_cast_to_the_models():

@@ -74,8 +74,8 @@ def test_causality_full_model_at_a_spread_of_positions():
 
 
 @pytest.mark.parametrize("x, message", [
-    (torch.zeros(2, 1, S, S), "shape"),
-    (torch.zeros(3, S, S), "shape"),
+    (torch.zeros(2, 1, S, S), r"shape \(B, 3, 32, 32\), got \(2, 1, 32, 32\)"),
+    (torch.zeros(3, S, S), r"shape \(B, 3, 32, 32\), got \(3, 32, 32\)"),
     (torch.zeros(2, 3, 16, 16), "image_size=16"),
     (torch.full((2, 3, S, S), 2.0), r"\[-1, 1\]"),
     (torch.full((2, 3, S, S), 255.0), "x / 127.5 - 1"),

@@ -312,3 +312,25 @@ def test_load_or_train_trains_once_then_loads(tiny_root, tmp_path, monkeypatch):
     assert how.startswith("loaded") and same(again.state_dict(), model.state_dict())
     with pytest.raises(FileNotFoundError, match="run notebook 05"):
         load_or_train(tmp_path / "nothing", config, train_missing=False)
+
+
+def test_test_bits_per_dim_and_samples_come_from_the_averaged_weights(tiny_root, tmp_path, monkeypatch):
+    from inpaint_lib.data import load_split, to_float
+    from inpaint_lib.pixelcnnpp import discretized_mix_logistic_loss
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, dropout=0.0, max_steps=4, lr=3e-3, ema_decay=0.5))
+    trainer.fit(progress=False)
+    live = weights(trainer)
+    x = to_float(load_split("cifar10", "test"))
+    averaged = {k: v.clone() for k, v in live.items()}
+    averaged.update(trainer.ema.shadow)
+    by_hand = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "by_hand", dropout=0.0)).model.eval()
+    by_hand.load_state_dict(averaged)
+    with torch.no_grad():
+        expected = discretized_mix_logistic_loss(x, by_hand(x)).item() / (x.numel() * math.log(2))
+    assert trainer.evaluate() == pytest.approx(expected, rel=1e-5)
+    assert trainer.evaluate(use_ema=False) != pytest.approx(expected, rel=1e-3)
+    assert same(weights(trainer), live), "the training weights come back after evaluation"
+    from inpaint_lib.pixelcnnpp import sample
+    drawn = trainer.samples(n=1, seed=7)
+    assert torch.equal(drawn, sample(by_hand, 1, generator=torch.Generator().manual_seed(7)))

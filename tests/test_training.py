@@ -109,3 +109,16 @@ def test_native_bf16_needs_the_cpu_instructions(monkeypatch):
         monkeypatch.setattr(utils, "_cpu_flags", lambda flags=flags: frozenset(flags))
         assert utils.native_bf16(cpu) is native
     assert utils.native_bf16(torch.device("meta")) is False
+
+
+def test_seed_everything_seeds_python_numpy_and_torch():
+    from inpaint_lib.utils import seed_everything
+    generator = seed_everything(11)
+    first = draws(), torch.rand(2, generator=generator).tolist()
+    draws()  # move every generator on
+    generator = seed_everything(11)
+    assert (draws(), torch.rand(2, generator=generator).tolist()) == first
+    seed_everything(12)
+    assert draws() != first[0]
+    with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
+        seed_everything(-1)
