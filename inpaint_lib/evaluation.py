@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import make_loader
 from .masks import apply_mask, composite, get_mask

@@ -503,7 +503,7 @@ class Pix2PixTrainer:
         sums: dict[str, torch.Tensor] = {}
         count, start = 0, time.perf_counter()
         fit_start, seconds_before = start, self.train_seconds
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         bar = tqdm(total=end, initial=self.step, desc="pix2pix", unit="step", disable=not c.progress,
                    dynamic_ncols=True)
         self.netG.train()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import data
 from .checkpoint import check_config, load_checkpoint, save_checkpoint

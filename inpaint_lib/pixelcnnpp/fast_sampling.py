@@ -297,7 +297,7 @@ def sample_rows_cached(model: torch.nn.Module, x: torch.Tensor, missing: torch.T
     rows = any_missing.any(dim=1).nonzero().flatten().tolist()
     todo = range(rows[0], rows[-1] + 1)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         todo = tqdm(todo, desc="fast sampling", unit="row")
     for i in todo:
         net.refresh(i)

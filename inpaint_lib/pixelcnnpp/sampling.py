@@ -107,7 +107,7 @@ def sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor,
     x = x.clone()
     positions = missing.any(dim=0).nonzero().tolist()        # row-major: raster order
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         positions = tqdm(positions, desc="naive sampling", unit="pixel")
     for i, j in positions:
         l = model(x)[:, :, i:i + 1, j:j + 1]
