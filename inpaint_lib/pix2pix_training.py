@@ -629,7 +629,12 @@ def load_or_train(run_dir: str | os.PathLike, config: Pix2PixConfig, train_missi
 
 
 def train(config: Pix2PixConfig) -> Pix2PixTrainer:
-    """Build a trainer for ``config``, run it to the end, return it."""
+    """Build a trainer for ``config``, run it to the end, return it. One process: no torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        raise ValueError(f"Pix2Pix trains in one process, but torchrun started {world_size}: they would each train the "
+                         "same run and overwrite its checkpoint; run `python -m inpaint_lib.train pix2pix ...` without "
+                         "torchrun (data-parallel training is for pixelcnnpp)")
     trainer = Pix2PixTrainer(config)
     trainer.fit()
     return trainer

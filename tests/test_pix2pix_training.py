@@ -373,3 +373,11 @@ def test_one_step_follows_the_reference_objective(tmp_path, tiny_root):
     loss_G = 100 * (fake - real).abs().mean() + gan(trainer.netD(torch.cat([masked, fake], 1)), True)
     for p, g in zip(trainer.netG.parameters(), torch.autograd.grad(loss_G, list(G0.parameters()))):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
+
+
+def test_pix2pix_refuses_to_run_as_several_torchrun_processes(tmp_path, tiny_root, monkeypatch):
+    from inpaint_lib.pix2pix_training import train
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="Pix2Pix trains in one process, but torchrun started 2"):
+        train(tiny(tiny_root, tmp_path))
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
