@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
-from .training import CSVLog, linear_decay, read_csv, rng_state, run_progress, set_rng_state
+from .training import CSVLog, budget_spent, linear_decay, read_csv, rng_state, run_progress, set_rng_state
 from .data import DATASETS, load_split, make_loader, to_float
 from .masks import apply_mask, composite, get_mask
 from .pix2pix import GAN_MODES, NORMS, GANLoss, UnetGenerator, build_discriminator, init_weights, set_dropout
@@ -318,7 +318,7 @@ class Pix2PixTrainer:
     @property
     def out_of_time(self) -> bool:
         """True once the training time has reached ``config.time_budget_s``."""
-        return self.config.time_budget_s is not None and self.train_seconds >= self.config.time_budget_s
+        return budget_spent(self.train_seconds, self.config.time_budget_s)
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp)

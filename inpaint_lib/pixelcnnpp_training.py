@@ -31,8 +31,8 @@ from tqdm import tqdm
 from . import data
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
 from .pixelcnnpp import PixelCNNpp, discretized_mix_logistic_loss
-from .training import (EMA, CSVLog, NonFiniteGuard, linear_decay, read_csv, rng_state, run_progress, set_rng_state,
-                       warmup)
+from .training import (EMA, CSVLog, NonFiniteGuard, budget_spent, linear_decay, read_csv, rng_state, run_progress,
+                       set_rng_state, warmup)
 from .utils import REPO_ROOT, native_bf16, pick_device, seed_everything
 
 ARCHITECTURE_KEYS = ["nr_resnet", "nr_filters", "nr_logistic_mix"]
@@ -223,7 +223,7 @@ class PixelCNNppTrainer:
     @property
     def out_of_time(self) -> bool:
         """True once the training time has reached ``config.time_budget_s``."""
-        return self.config.time_budget_s is not None and self.train_seconds >= self.config.time_budget_s
+        return budget_spent(self.train_seconds, self.config.time_budget_s)
 
     def _shared_clock(self, seconds: float) -> float:
         """Process 0's training seconds, on every process of a torchrun job.

@@ -146,6 +146,11 @@ class NonFiniteGuard:
         return True
 
 
+def budget_spent(seconds: float, time_budget_s: float | None) -> bool:
+    """True once ``seconds`` of training have reached ``time_budget_s`` (never when there is no budget)."""
+    return time_budget_s is not None and seconds >= time_budget_s
+
+
 def run_progress(step: int, total_steps: int, seconds: float = 0.0, time_budget_s: float | None = None) -> float:
     """How much of a run is done, in [0, 1]: ``max(step / total_steps, seconds / time_budget_s)``.
 

@@ -11,14 +11,13 @@ import os
 import re
 import tarfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .store import DataError, data_root, dataset_path, read_npz, save_split
+from .store import NPZ_READ_ERRORS, DataError, data_root, dataset_path, read_npz, save_split
 
 
 def _rgb32(image: Image.Image) -> np.ndarray:
@@ -42,7 +41,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             data, labels = npz["data"], npz["labels"]
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
+    except NPZ_READ_ERRORS as err:
         raise DataError(f"{path} is not a readable imagenet32 batch ({type(err).__name__}: {str(err)[:80]})") from None
     return planar_to_images(data), np.asarray(labels, dtype=np.int64) - 1  # published labels are 1..1000
 

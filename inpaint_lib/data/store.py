@@ -70,6 +70,10 @@ def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
     return images
 
 
+# what np.load raises on a damaged, truncated or foreign file (zlib: damaged compressed bytes)
+NPZ_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError)
+
+
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -80,7 +84,7 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             labels = npz["labels"] if "labels" in npz.files else None
     except DataError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
+    except NPZ_READ_ERRORS as err:
         raise DataError(f"{path} is corrupt or truncated ({type(err).__name__}: {str(err)[:80]}); "
                         "delete it and convert or download it again") from None
     validate_images(images, str(path))
