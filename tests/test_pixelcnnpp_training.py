@@ -138,6 +138,12 @@ def cli(run_dir: Path, root: Path, *extra: str) -> list[str]:
             "checkpoint_every=1", "log_every=1", "seed=5", "dropout=0.5", *extra]
 
 
+def on_two_cpu_processes(run_dir: Path, root: Path, *extra: str) -> list[str]:
+    """:func:`cli` under torchrun: two processes on the gloo backend."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m"] + cli(run_dir, root, *extra)[2:]
+
+
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_root, tmp_path):
     env = {**os.environ, "INPAINT_DATA": str(tiny_root)}
     steps = "--max-steps", "14"
@@ -262,9 +268,8 @@ def test_data_parallel_on_two_cpu_processes_equals_one_process(tiny_root, tmp_pa
     common = ["--max-steps", "3", "--set", "dropout=0.0", "amp=False"]  # float32: rounding must agree
     single = cli(tmp_path / "single", tiny_root, *common)
     subprocess.run(single, env=env, check=True, capture_output=True)
-    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m"] + cli(tmp_path / "ddp", tiny_root, *common)[2:]
-    done = subprocess.run(ddp, env=env, capture_output=True, text=True)
+    done = subprocess.run(on_two_cpu_processes(tmp_path / "ddp", tiny_root, *common), env=env, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     a = load_checkpoint(tmp_path / "single" / CHECKPOINT_NAME)["model"]
     b = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)["model"]
@@ -277,9 +282,8 @@ def test_data_parallel_processes_stop_together_on_a_time_budget(tiny_root, tmp_p
     """Only process 0 evaluates (time not charged to the budget); the others wait in the all-reduce
     meanwhile. They must still stop at the same step, or the job hangs."""
     env = {**os.environ, "INPAINT_DATA": str(tiny_root), "OMP_NUM_THREADS": "1"}
-    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"] + cli(
-        tmp_path / "ddp", tiny_root, "--max-steps", "100000", "--set", "time_budget_s=4", "eval_every=1",
-        "eval_images=16", "lr_schedule=linear", "amp=False")[2:]
+    ddp = on_two_cpu_processes(tmp_path / "ddp", tiny_root, "--max-steps", "100000", "--set", "time_budget_s=4",
+                               "eval_every=1", "eval_images=16", "lr_schedule=linear", "amp=False")
     done = subprocess.run(ddp, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     state = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)
