@@ -33,7 +33,7 @@ test-unit: $(STAMP)
 
 # exercises/ is generated from solutions/ (never edited by hand).
 exercises: $(STAMP)
-	$(BIN)/python -m inpaint_lib.exercises
+	$(BIN)/python -m inpaint_lib.course.exercises
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG)

@@ -27,7 +27,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inpaint_lib.pix2pix_training import Pix2PixTrainer, make_config  # noqa: E402
+from inpaint_lib.pix2pix import Pix2PixTrainer, make_config  # noqa: E402
 from recording import machine, report  # benchmarks/recording.py
 
 RESULTS = REPO / "benchmarks" / "results" / "pix2pix.jsonl"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from inpaint_lib.pixelcnnpp_training import PixelCNNppTrainer, make_config
+from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, make_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -66,7 +66,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 def run_pixelcnnpp(args, overrides: dict, run_dir: str) -> dict:
     from inpaint_lib.masks import get_mask
     from inpaint_lib.pixelcnnpp import conditional_bits_per_dim
-    from inpaint_lib.pixelcnnpp_training import PixelCNNppTrainer, make_config
+    from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, make_config
 
     config = make_config(args.preset, dataset=args.dataset, test_split=args.split, device="cpu", run_dir=run_dir,
                          time_budget_s=args.budget, max_steps=10 ** 9, epochs=None, log_every=50,
@@ -94,7 +94,7 @@ def run_pixelcnnpp(args, overrides: dict, run_dir: str) -> dict:
 
 def run_pix2pix(args, overrides: dict, run_dir: str) -> dict:
     from inpaint_lib.evaluation import evaluate
-    from inpaint_lib.pix2pix_training import Pix2PixTrainer, make_config
+    from inpaint_lib.pix2pix import Pix2PixTrainer, make_config
 
     if args.method == "l1":
         overrides = {"netD": "none", **overrides}

@@ -1,14 +1,22 @@
-"""Seeding and device selection: the two things every notebook does first."""
+"""Seeding, devices and threads, the repository's paths, atomic file writes, progress bars.
+
+The small services every other module uses; this module imports nothing else of the course.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
+import sys
+import tempfile
 from pathlib import Path
+from typing import IO, Iterator
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -74,6 +82,50 @@ def set_cpu_threads(threads: int | None = None) -> int:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """Open ``path`` for writing so that it is replaced whole or not at all.
+
+    The bytes go to a temporary file in the same folder (a unique name, so two writers never
+    share one), are flushed and ``fsync``-ed to disk, and the file is then renamed over ``path``
+    (``os.replace`` is atomic). A crash or an exception while writing leaves the old file as it
+    was and no temporary file behind::
+
+        with atomic_write(run / "checkpoint.pt") as f:
+            torch.save(state, f)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# seconds between redraws of a progress bar that does not write to a terminal (a notebook, a log
+# file): each redraw is kept in an executed notebook's output, so they are few
+QUIET_REFRESH_S = 5.0
+
+
+def progress_bar(total: float, desc: str, unit: str = "step", initial: float = 0, enabled: bool = True,
+                 leave: bool = True) -> tqdm:
+    """A tqdm bar that redraws often in a terminal and every few seconds anywhere else.
+
+    In a notebook executed by papermill or nbval, or written to a log, each redraw stays in the
+    output; at most one every :data:`QUIET_REFRESH_S` seconds keeps it a few lines long.
+    """
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled, leave=leave,
+                dynamic_ncols=interactive, mininterval=0.1 if interactive else QUIET_REFRESH_S)
 
 
 def run_dir(name: str, root: str | os.PathLike | None = None):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from inpaint_lib.checkpoint import check_config, load_checkpoint, save_checkpoint
+from inpaint_lib.training.checkpoint import check_config, load_checkpoint, save_checkpoint
 
 
 def test_round_trip(tmp_path):

@@ -88,7 +88,7 @@ def test_check_parameters_catches_unknown_names():
 
 def test_make_demo_points_notebook_06_at_the_runs_of_02_03_and_05(tmp_path, monkeypatch):
     """`make demo` writes every run under one folder; notebook 06 must be told where, or it retrains."""
-    from inpaint_lib import course
+    from inpaint_lib.course import demo as course
     calls = []
     monkeypatch.setattr(course, "run_notebook", lambda nb, out, parameters=None: calls.append((nb.stem, parameters))
                         or out / nb.name)

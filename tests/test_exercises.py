@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from exercise_mutations import MUTATIONS
-from inpaint_lib.exercises import BEGIN, END, MarkerError, exercise_text, make_exercise, strip_solution
+from inpaint_lib.course.exercises import BEGIN, END, MarkerError, exercise_text, make_exercise, strip_solution
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((REPO / "solutions").glob("*.ipynb"))

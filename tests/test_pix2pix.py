@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from inpaint_lib.pix2pix import (GANLoss, NLayerDiscriminator, PixelDiscriminator, UnetGenerator,
-                                 build_discriminator, count_parameters, init_weights, receptive_field,
+                                 build_discriminator, count_parameters, init_weights, receptive_field_size,
                                  set_dropout)
 
 
@@ -129,14 +129,14 @@ def measured_receptive_field(net: nn.Module, size: int = 160) -> int:
 def test_receptive_field_analytic_equals_gradient_measured(make, expected):
     torch.manual_seed(0)
     net = make().eval()
-    assert receptive_field(net) == expected
+    assert receptive_field_size(net) == expected
     assert measured_receptive_field(net) == expected
 
 
 def test_receptive_field_from_a_layer_spec():
-    assert receptive_field([(4, 2)] * 3 + [(4, 1)] * 2) == 70
-    assert receptive_field([(3, 1, 2), (3, 1, 2)]) == 9
-    assert receptive_field([]) == 1
+    assert receptive_field_size([(4, 2)] * 3 + [(4, 1)] * 2) == 70
+    assert receptive_field_size([(3, 1, 2), (3, 1, 2)]) == 9
+    assert receptive_field_size([]) == 1
 
 
 def test_in_train_mode_batch_norm_lets_every_output_see_every_pixel():

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
+from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
 from inpaint_lib.evaluation import evaluate
-from inpaint_lib.pix2pix_training import (CHECKPOINT_NAME, PRESETS, Pix2PixTrainer, load_or_train, load_trainer,
+from inpaint_lib.pix2pix import (CHECKPOINT_NAME, PRESETS, Pix2PixTrainer, load_or_train, load_trainer,
                                           lr_factor, make_config, read_log)
-from inpaint_lib.train import main as cli_main
-from inpaint_lib.train import parse_value
+from inpaint_lib.training.__main__ import main as cli_main
+from inpaint_lib.training.config import parse_value
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -156,7 +156,7 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, tiny_root
 
 @pytest.mark.parametrize("inside_a_step", [False, True])
 def test_ctrl_c_saves_between_steps_but_never_half_a_step(tmp_path, tiny_root, monkeypatch, inside_a_step):
-    import inpaint_lib.pix2pix_training as training
+    import inpaint_lib.pix2pix as training
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=10, checkpoint_every=100, sample_every=100))
     trainer.fit(steps=3)
     (tmp_path / CHECKPOINT_NAME).unlink()
@@ -261,7 +261,7 @@ def test_cli_trains_and_resumes_in_a_subprocess(tmp_path, tiny_root):
 
 def test_dropout_completions_differ_only_in_the_missing_half(tmp_path, tiny_root):
     from inpaint_lib.masks import apply_mask, lower_half
-    from inpaint_lib.pix2pix_training import dropout_completions
+    from inpaint_lib.pix2pix import dropout_completions
     mask = lower_half()
     images = fixed_batch(4)
     masked = apply_mask(images, mask)
@@ -288,7 +288,7 @@ def test_load_or_train_loads_a_checkpoint_or_trains_or_says_what_to_run(tmp_path
 
 
 def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_step():
-    from inpaint_lib.pix2pix_training import random_flip
+    from inpaint_lib.pix2pix import random_flip
     images = torch.rand(64, 3, 8, 8)
     out = random_flip(images, seed=0, step=5)
     mirrored = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
@@ -299,7 +299,7 @@ def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_ste
 
 
 def test_random_shift_moves_each_image_down_and_sideways_and_keeps_the_lower_half_real():
-    from inpaint_lib.pix2pix_training import random_shift
+    from inpaint_lib.pix2pix import random_shift
     images = torch.rand(64, 3, 16, 16)
     out = random_shift(images, 3, seed=0, step=5)
     moves = []
@@ -322,7 +322,7 @@ def test_random_shift_moves_each_image_down_and_sideways_and_keeps_the_lower_hal
 
 
 def test_amp_uses_bf16_only_where_the_hardware_has_it(tmp_path, tiny_root, monkeypatch):
-    import inpaint_lib.pix2pix_training as training
+    import inpaint_lib.pix2pix as training
     for native in (True, False):
         monkeypatch.setattr(training, "native_bf16", lambda device, native=native: native)
         trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, amp=True, netD="none"))
@@ -376,7 +376,7 @@ def test_one_step_follows_the_reference_objective(tmp_path, tiny_root):
 
 
 def test_pix2pix_refuses_to_run_as_several_torchrun_processes(tmp_path, tiny_root, monkeypatch):
-    from inpaint_lib.pix2pix_training import train
+    from inpaint_lib.pix2pix import train
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ValueError, match="Pix2Pix trains in one process, but torchrun started 2"):
         train(tiny(tiny_root, tmp_path))

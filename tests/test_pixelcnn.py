@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaint_lib.pixelcnn import MaskedConv2d, PixelCNN, categorical_loss
-from inpaint_lib.pixelcnnpp import PixelCNNpp, receptive_field
+from inpaint_lib.pixelcnnpp.original_pixelcnn import MaskedConv2d, PixelCNN, categorical_loss
+from inpaint_lib.pixelcnnpp import PixelCNNpp, receptive_field_map
 
 S = 32
 
@@ -34,7 +34,7 @@ def test_sub_pixel_causality(pixelcnn):
     """Colour c at (i, j) sees strictly earlier pixels, and at (i, j) only the colours before c."""
     i, j = 10, 20
     for c in range(3):
-        grad = receptive_field(pixelcnn, (i, j), output_channels=[c])
+        grad = receptive_field_map(pixelcnn, (i, j), output_channels=[c])
         flat = grad.flatten(1)                                  # (3 colours, S*S)
         assert torch.count_nonzero(flat[:, i * S + j + 1:]) == 0
         assert torch.count_nonzero(grad[c:, i, j]) == 0
@@ -49,13 +49,13 @@ def test_blind_spot_that_pixelcnnpp_does_not_have(pixelcnn):
     window = torch.zeros(S, S, dtype=torch.bool)
     window[i - 3: i + 1, j - 8: j + 9] = True                   # a 4 x 17 neighbourhood, above and left
     near_past = past & window
-    seen = receptive_field(pixelcnn, (i, j)).sum(0) != 0
+    seen = receptive_field_map(pixelcnn, (i, j)).sum(0) != 0
     blind = near_past & ~seen
     assert blind.any() and blind[i - 1, j + 5]                  # the row just above, five to the right
     assert not (blind[i, :j].any())                             # the current row to the left is seen
     torch.manual_seed(0)
     plus = PixelCNNpp(nr_resnet=1, nr_filters=8).eval()
-    seen_pp = receptive_field(plus, (i, j)).sum(0) != 0
+    seen_pp = receptive_field_map(plus, (i, j)).sum(0) != 0
     assert seen_pp[near_past].all() and not seen_pp[~past].any()
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
+from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
-from inpaint_lib.pixelcnnpp_training import (CHECKPOINT_NAME, PixelCNNppTrainer, load_model, load_or_train,
+from inpaint_lib.pixelcnnpp import (CHECKPOINT_NAME, PixelCNNppTrainer, load_model, load_or_train,
                                              make_config, nats_per_dim, read_log)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_p
 
 
 def test_amp_trains_in_bf16_where_the_hardware_has_it_and_evaluates_in_float32(tiny_root, tmp_path, monkeypatch):
-    import inpaint_lib.pixelcnnpp_training as training
+    import inpaint_lib.pixelcnnpp.trainer as training
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     calls = []
     for native in (True, False):
@@ -174,7 +174,7 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path):
     save_checkpoint(path, {"step": 1, "w": torch.zeros(3)})
     writer = f"""
 import sys, time, torch
-from inpaint_lib.checkpoint import save_checkpoint
+from inpaint_lib.training.checkpoint import save_checkpoint
 original = torch.save
 def slow_save(obj, f, *a, **k):
     f.write(b"half a checkpoint")

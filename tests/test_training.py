@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_lib.checkpoint import load_checkpoint, save_checkpoint
+from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.training import (EMA, CSVLog, NonFiniteGuard, linear_decay, rng_state, run_progress, set_rng_state,
                                   warmup)
 

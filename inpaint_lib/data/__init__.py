@@ -9,14 +9,14 @@ Canonical format (every loader and converter reads or writes it)::
 ``x = pixel / 127.5 - 1``.
 """
 
-from .store import (DATASETS, DataError, DatasetNotFound, data_root, dataset_path, load_split,
+from .store import (DATASETS, DataError, DatasetNotFound, data_root, dataset_path, held_out_split, load_split,
                     save_split, validate_images)
 from .tensors import to_float, to_uint8
 from .loader import BatchLoader, ImageDataset, make_loader
 from .sample import SAMPLE_PHOTOS, build_sample
 
 __all__ = [
-    "DATASETS", "DataError", "DatasetNotFound", "data_root", "dataset_path", "load_split", "save_split",
+    "DATASETS", "DataError", "DatasetNotFound", "data_root", "dataset_path", "held_out_split", "load_split", "save_split",
     "validate_images", "to_float", "to_uint8", "BatchLoader", "ImageDataset", "make_loader",
     "SAMPLE_PHOTOS", "build_sample",
 ]

@@ -27,6 +27,13 @@ DATASETS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+def held_out_split(dataset: str) -> str:
+    """The split a data set holds out for evaluation: ``test`` or ``val``."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[dataset][0][-1]
+
+
 class DataError(ValueError):
     """A data file that exists but is not in the canonical format."""
 

@@ -7,6 +7,8 @@
 - :mod:`.inpainting`       conditional sampling of the missing pixels (``naive`` and ``fast``), conditional bits/dim
 - :mod:`.fast_sampling`    the row-cached network behind the ``fast`` sampler
 - :mod:`.receptive_field`  which input pixels an output pixel depends on (gradient pictures)
+- :mod:`.original_pixelcnn` the original PixelCNN (masked convolutions, 256-way softmax), for comparison
+- :mod:`.trainer`          :class:`PixelCNNppTrainer` and its configuration (the course's one loop underneath)
 """
 
 from .layers import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2d, DownShiftedConv2d,
@@ -16,14 +18,19 @@ from .likelihood import (bits_per_dim, channel_log_probs, discretized_mix_logist
 from .inpainting import (BestOfN, best_of_n, conditional_bits_per_dim, inpaint, inpainting_method,
                          score_completions)
 from .model import PixelCNNpp
-from .receptive_field import receptive_field
+from .receptive_field import receptive_field_map
 from .sampling import SAMPLERS, quantize, sample, sample_from_discretized_mix_logistic
+from .trainer import (PRESETS, PixelCNNppConfig, PixelCNNppTrainer, load_model, load_or_train, load_trainer,
+                      make_config, train)
+from ..training.log import read_log
 
 __all__ = [
+    "read_log",
     "PixelCNNpp", "discretized_mix_logistic_loss", "discretized_mix_logistic_log_prob", "channel_log_probs",
     "mixture_parameters", "bits_per_dim", "sample_from_discretized_mix_logistic", "quantize", "sample",
-    "receptive_field", "inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "best_of_n",
+    "receptive_field_map", "inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "best_of_n",
     "BestOfN", "SAMPLERS", "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
     "DownRightShiftedConvTranspose2d", "NIN", "GatedResNet", "concat_elu", "down_shift", "right_shift",
-    "image_and_border",
+    "image_and_border", "PixelCNNppConfig", "PixelCNNppTrainer", "PRESETS", "make_config", "train", "load_trainer",
+    "load_model", "load_or_train",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 
-def receptive_field(model: torch.nn.Module, position: tuple[int, int], image_size: int = 32,
+def receptive_field_map(model: torch.nn.Module, position: tuple[int, int], image_size: int = 32,
                     output_channels: slice | list[int] | None = None, num_images: int = 2,
                     seed: int = 0) -> torch.Tensor:
     """The gradient map (3, H, W) of the outputs at ``position`` with respect to the input image.

@@ -31,7 +31,7 @@ def check_skip_block(SkipBlock: type) -> None:
     """
     import copy
 
-    from ..pix2pix import UnetGenerator, UnetSkipConnectionBlock
+    from ...pix2pix import UnetGenerator, UnetSkipConnectionBlock
 
     torch.manual_seed(0)
     inner = UnetSkipConnectionBlock(16, 16, innermost=True)

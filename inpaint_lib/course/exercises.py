@@ -1,4 +1,4 @@
-"""Exercises are generated from solutions: ``make exercises`` (``python -m inpaint_lib.exercises``).
+"""Exercises are generated from solutions: ``make exercises`` (``python -m inpaint_lib.course.exercises``).
 
 In a solution notebook (``solutions/*.ipynb``) the student's part of a code cell sits between
 two marker lines::
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from .utils import REPO_ROOT
+from ..utils import REPO_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -94,7 +94,7 @@ def write_exercises(solutions: Path = REPO_ROOT / "solutions", exercises: Path =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inpaint_lib.exercises", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m inpaint_lib.course.exercises", description=__doc__.split("\n")[0])
     parser.add_argument("--solutions", type=Path, default=REPO_ROOT / "solutions")
     parser.add_argument("--exercises", type=Path, default=REPO_ROOT / "exercises")
     args = parser.parse_args(argv)

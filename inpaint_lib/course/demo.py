@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .utils import REPO_ROOT
+from ..utils import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from .. import masks, metrics
+from ... import masks, metrics
 from ._common import _diagnose, _passed
 
 

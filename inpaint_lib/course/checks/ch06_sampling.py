@@ -6,13 +6,13 @@ from typing import Callable
 
 import torch
 
-from .. import masks
+from ... import masks
 from ._common import _passed
 
 
 def _sampling_variants(model, x0: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
     """What known wrong sampling loops draw from ``x0`` with a generator seeded with ``seed``."""
-    from ..pixelcnnpp import sample_from_discretized_mix_logistic as draw
+    from ...pixelcnnpp import sample_from_discretized_mix_logistic as draw
 
     h, w = x0.shape[-2:]
     lower = [(i, j) for i in range(h // 2, h) for j in range(w)]
@@ -68,7 +68,7 @@ def check_inpaint_lower_half(inpaint_lower_half: Callable) -> None:
     leave the images it was given unchanged. Wrong loops are recognised by re-running them: all pixels from one
     pass, column-major order, the image not updated, a whole image or row drawn per pass, dropout left on.
     """
-    from ..pixelcnnpp import PixelCNNpp, inpaint, quantize
+    from ...pixelcnnpp import PixelCNNpp, inpaint, quantize
 
     for size, batch, k, seed in ((8, 2, 2, 5), (12, 1, 3, 6)):
         torch.manual_seed(size)

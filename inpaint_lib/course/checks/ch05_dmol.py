@@ -16,7 +16,7 @@ def _bin_variant(x, mean, log_scale, half: float = 1 / 255, scale: str = "exp", 
     """log P(bin of x) under a logistic(mean, exp(log_scale)): the library's four branches, and known wrong
     versions of them (a wider bin, the scale used wrongly, an edge bin missing or swapped, the fallback
     missing or incomplete)."""
-    from ..pixelcnnpp.likelihood import softplus
+    from ...pixelcnnpp.likelihood import softplus
     inv_s = {"exp": torch.exp(-log_scale), "mul": torch.exp(log_scale), "raw": 1 / log_scale}[scale]
     centred = x - mean
     plus, minus, mid = inv_s * (centred + half), inv_s * (centred - half), inv_s * centred
@@ -36,7 +36,7 @@ def _bin_variant(x, mean, log_scale, half: float = 1 / 255, scale: str = "exp", 
 def _bin_reference(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor, grad: bool = False):
     """The library's log P of each entry (flat float64 tensors), through ``channel_log_probs`` with one
     component and no coupling; with ``grad``, also d(sum)/d mean and d(sum)/d log_scale."""
-    from ..pixelcnnpp import channel_log_probs
+    from ...pixelcnnpp import channel_log_probs
     n = x.numel()
     l = torch.zeros(1, 10, 1, n, dtype=torch.float64)
     for c in range(3):                               # every colour: the same mean and scale, coefficient 0
@@ -220,7 +220,7 @@ def golden_path():
     import os
     from pathlib import Path
 
-    from ..utils import REPO_ROOT
+    from ...utils import REPO_ROOT
     return Path(os.environ.get("INPAINT_SHARED") or REPO_ROOT.parent / "shared") / "reference" / "dmol_golden.npz"
 
 
@@ -234,7 +234,7 @@ def check_dmol_log_prob(dmol_log_prob: Callable) -> None:
     """
     import numpy as np
 
-    from ..pixelcnnpp import discretized_mix_logistic_log_prob
+    from ...pixelcnnpp import discretized_mix_logistic_log_prob
 
     g = torch.Generator().manual_seed(0)
     b, k, h, w = 2, 3, 4, 5

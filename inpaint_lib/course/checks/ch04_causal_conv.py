@@ -24,7 +24,7 @@ def _dependence(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ..
 def _check_shifted_conv(fn: Callable, kind: str) -> None:
     import torch.nn.functional as F
 
-    from ..pixelcnnpp import DownRightShiftedConv2d, DownShiftedConv2d
+    from ...pixelcnnpp import DownRightShiftedConv2d, DownShiftedConv2d
 
     right = kind == "down-right-shifted"
     name = "down_right_shifted_conv2d" if right else "down_shifted_conv2d"
@@ -136,13 +136,13 @@ def check_sees(sees: Callable) -> None:
     """``sees(layer, position, size)``: bool (size, size), True where the layer's output at ``position``
     depends on the input pixel (3 input channels).
 
-    Compared with the gradient maps of ``inpaint_lib.pixelcnnpp.receptive_field`` for a plain 3x3 convolution,
+    Compared with the gradient maps of ``inpaint_lib.pixelcnnpp.receptive_field_map`` for a plain 3x3 convolution,
     down-shifted and down-right-shifted convolutions (with and without their output shift), at the centre and at
     the borders, where nothing at all may be seen.
     """
     from torch import nn
 
-    from ..pixelcnnpp import DownRightShiftedConv2d, DownShiftedConv2d, receptive_field
+    from ...pixelcnnpp import DownRightShiftedConv2d, DownShiftedConv2d, receptive_field_map
 
     torch.manual_seed(0)
     cases = [("a 3x3 convolution with padding 1", nn.Conv2d(3, 4, 3, padding=1), (4, 4), 8),
@@ -156,7 +156,7 @@ def check_sees(sees: Callable) -> None:
     for name, layer, position, size in cases:
         where = f"sees({name}, {position}, size={size})"
         got = sees(layer, position, size)
-        expected = receptive_field(layer, position, image_size=size).sum(0) > 0
+        expected = receptive_field_map(layer, position, image_size=size).sum(0) > 0
         if not isinstance(got, torch.Tensor):
             raise AssertionError(f"{where}: return a bool tensor (size, size), got {type(got).__name__}")
         if got.shape == (3, size, size):

@@ -187,7 +187,7 @@ class NLayerDiscriminator(_PairDiscriminator):
 
     Channels grow ``ndf, 2 ndf, 4 ndf, 8 ndf`` (capped at 8 ndf); the first conv has no norm.
     Each output logit sees a square patch of the input (its receptive field, see
-    :func:`receptive_field`): 70, 34, 16 pixels for ``n_layers`` 3, 2, 1. On 32x32 images the
+    :func:`receptive_field_size`): 70, 34, 16 pixels for ``n_layers`` 3, 2, 1. On 32x32 images the
     outputs are 2x2, 6x6, 14x14. A 70-pixel field covers the whole 32x32 image, so at this size
     the default n_layers=3 is effectively an image-level GAN; n_layers=1 is the paper's 16x16
     PatchGAN. With ndf=64 and batch norm: 2,768,705 / 666,433 / 139,585 parameters.
@@ -228,7 +228,7 @@ class PixelDiscriminator(_PairDiscriminator):
             nn.Conv2d(ndf * 2, 1, kernel_size=1, bias=bias))
 
 
-def receptive_field(layers: nn.Module | Iterable[tuple[int, int] | tuple[int, int, int]]) -> int:
+def receptive_field_size(layers: nn.Module | Iterable[tuple[int, int] | tuple[int, int, int]]) -> int:
     """Side of the square input patch that one output of a chain of convolutions depends on.
 
     ``layers`` is a module whose convolutions run one after another (a discriminator), or a
@@ -248,7 +248,7 @@ def receptive_field(layers: nn.Module | Iterable[tuple[int, int] | tuple[int, in
         spec = [(m.kernel_size[0], m.stride[0], m.dilation[0]) for m in layers.modules()
                 if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
         if any(isinstance(m, nn.ConvTranspose2d) for m in layers.modules()):
-            raise ValueError("receptive_field is for plain chains of convolutions (discriminators); "
+            raise ValueError("receptive_field_size is for plain chains of convolutions (discriminators); "
                              "this module has transposed convolutions")
     else:
         spec = [tuple(layer) + (1,) * (3 - len(tuple(layer))) for layer in layers]
@@ -328,5 +328,5 @@ def set_dropout(net: nn.Module, active: bool) -> nn.Module:
 
 
 __all__ = ["UnetGenerator", "UnetSkipConnectionBlock", "NLayerDiscriminator", "PixelDiscriminator",
-           "build_discriminator", "receptive_field", "GANLoss", "init_weights", "count_parameters",
+           "build_discriminator", "receptive_field_size", "GANLoss", "init_weights", "count_parameters",
            "set_dropout", "norm_layer", "NORMS", "GAN_MODES"]

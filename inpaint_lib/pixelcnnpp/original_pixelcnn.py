@@ -12,7 +12,7 @@ layer's channels into three groups (R, G, B, in that order):
 
 Each sub-pixel gets a **256-way softmax** over its value; the loss is the categorical negative
 log-likelihood in nats. Stacked 3x3 masked convolutions leave a **blind spot**: pixels above and
-to the right that no path reaches (see :func:`inpaint_lib.pixelcnnpp.receptive_field`), one of
+to the right that no path reaches (see :func:`inpaint_lib.pixelcnnpp.receptive_field_map`), one of
 the things PixelCNN++ (and the gated PixelCNN before it) fixed with two shifted streams.
 """
 

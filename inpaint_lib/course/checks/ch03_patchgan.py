@@ -37,7 +37,7 @@ def check_patchgan(patchgan: Callable) -> None:
     """
     from torch import nn
 
-    from ..pix2pix import NLayerDiscriminator, count_parameters, receptive_field
+    from ...pix2pix import NLayerDiscriminator, count_parameters, receptive_field_size
 
     g = torch.Generator().manual_seed(0)
     for input_nc, ndf, n_layers, norm in ((6, 4, 3, "batch"), (6, 4, 1, "batch"), (6, 2, 2, "instance"),
@@ -69,12 +69,12 @@ def check_patchgan(patchgan: Callable) -> None:
                         size = "x".join(map(str, mine.eval()(torch.zeros(1, input_nc, 32, 32)).shape[2:]))
                     except (RuntimeError, ValueError):
                         size = "no"
-                    field = receptive_field(mine)
+                    field = receptive_field_size(mine)
                     hint = ("the last of the n_layers convs keeps the resolution: stride 1"
                             if t == n_layers else "the output conv has stride 1" if t == len(expected_specs) - 1
                             else "the first n_layers convs halve the resolution: stride 2")
                     raise AssertionError(f"{where}: conv {t} has stride {a[0]}, expected {b[0]}; {hint} (with yours "
-                                         f"the receptive field is {field} instead of {receptive_field(reference)} and "
+                                         f"the receptive field is {field} instead of {receptive_field_size(reference)} and "
                                          f"a 32x32 pair gives a {size} output)")
                 if name == "padding":
                     raise AssertionError(f"{where}: conv {t} has padding {a}, expected {b}: every conv pads by 1")
@@ -127,9 +127,9 @@ def check_receptive_field(receptive_field: Callable) -> None:
     """``receptive_field(layers)``: side of the input patch one output sees, for ``(kernel, stride)`` per conv.
 
     Checked on the PatchGANs (16, 34, 70), the PixelGAN (1), no layer at all (1) and random chains, against
-    ``inpaint_lib.pix2pix.receptive_field``.
+    ``inpaint_lib.pix2pix.receptive_field_size``.
     """
-    from ..pix2pix import receptive_field as reference
+    from ...pix2pix import receptive_field_size as reference
 
     def patch(n_layers: int) -> list[tuple[int, int]]:
         return [(4, 2)] * n_layers + [(4, 1), (4, 1)]
@@ -184,7 +184,7 @@ def check_gan_loss(gan_loss: Callable) -> None:
     """
     import torch.nn.functional as F
 
-    from ..pix2pix import GANLoss
+    from ...pix2pix import GANLoss
 
     reference = GANLoss("vanilla")
     g = torch.Generator().manual_seed(0)
