@@ -14,8 +14,8 @@ import torch
 from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
 from inpaint_lib.evaluation import evaluate
-from inpaint_lib.pix2pix import (CHECKPOINT_NAME, PRESETS, Pix2PixTrainer, load_or_train, load_trainer,
-                                          lr_factor, make_config, read_log)
+from inpaint_lib.pix2pix import PRESETS, Pix2PixTrainer, load_or_train, load_trainer, make_config, read_log
+from inpaint_lib.training import CHECKPOINT_NAME, step_linear_decay
 from inpaint_lib.training.__main__ import main as cli_main
 from inpaint_lib.training.config import parse_value
 
@@ -57,7 +57,7 @@ def fixed_batch(n: int = 8) -> torch.Tensor:
 def test_l1_goes_down_on_a_fixed_batch(tmp_path, tiny_root, netD):
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD=netD, n_layers=1, lr=1e-3, max_steps=1000))
     batch = fixed_batch()
-    losses = [trainer.train_step(batch)["G_L1_lower"].item() for _ in range(25)]
+    losses = [trainer.train_step(batch)["G_L1_lower"] for _ in range(25)]
     assert losses[-1] < 0.5 * losses[0]
     assert all(np.isfinite(losses))
 
@@ -67,30 +67,29 @@ def test_logged_losses_and_compositing(tmp_path, tiny_root):
     gan = Pix2PixTrainer(tiny(tiny_root, tmp_path)).train_step(batch)
     assert set(gan) == {"D_real", "D_fake", "G_GAN", "G_L1", "G_L1_lower"}
     # composited: the known half is exact, so the whole-image mean is half the lower-half mean
-    assert gan["G_L1"].item() == pytest.approx(gan["G_L1_lower"].item() / 2, rel=1e-5)
+    assert gan["G_L1"] == pytest.approx(gan["G_L1_lower"] / 2, rel=1e-5)
     raw = Pix2PixTrainer(tiny(tiny_root, tmp_path, composite=False)).train_step(batch)
-    assert raw["G_L1"].item() != pytest.approx(raw["G_L1_lower"].item() / 2, rel=1e-3)
+    assert raw["G_L1"] != pytest.approx(raw["G_L1_lower"] / 2, rel=1e-3)
     l1_only = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD="none"))
     assert l1_only.netD is None and set(l1_only.train_step(batch)) == {"G_L1", "G_L1_lower"}
     no_skips = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD="none", skip=False))
-    assert not no_skips.netG.skip and torch.isfinite(no_skips.train_step(batch)["G_L1"])
+    assert not no_skips.netG.skip and np.isfinite(no_skips.train_step(batch)["G_L1"])
 
 
 def test_lr_policy_is_constant_then_linear_like_pix2pix(tmp_path, tiny_root):
     # pix2pix with n_epochs = n_epochs_decay = 5: five at 1, then 5/6 ... 1/6
-    assert [lr_factor(s, 10, 0.5) for s in range(10)] == pytest.approx([1] * 5 + [5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
-    assert [lr_factor(s, 4, 0.0) for s in range(4)] == [1, 1, 1, 1]
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=10))
     for step in range(7):
-        assert trainer.optG.param_groups[0]["lr"] == pytest.approx(trainer.config.lr * lr_factor(step, 10, 0.5))
-        assert trainer.optD.param_groups[0]["lr"] == pytest.approx(trainer.config.lr * lr_factor(step, 10, 0.5))
+        expected = trainer.config.lr * step_linear_decay(step, 10, 0.5)
+        assert trainer.optG.param_groups[0]["lr"] == pytest.approx(expected)
+        assert trainer.optD.param_groups[0]["lr"] == pytest.approx(expected)
         trainer.train_step(fixed_batch())
 
 
 def test_a_time_budget_stops_the_run_and_drives_the_lr_decay(tmp_path, tiny_root):
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=1000, time_budget_s=100.0, decay_fraction=0.5))
     trainer.train_seconds = 75.0  # halfway through the decay half of the budget
-    assert trainer._lr_lambda(0) == pytest.approx(0.5)
+    assert trainer.lr_factor(0) == pytest.approx(0.5)
     short = Pix2PixTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6))
     short.fit()
     assert short.step == 1 and short.out_of_time
@@ -105,10 +104,9 @@ def test_a_time_budget_stops_the_run_and_drives_the_lr_decay(tmp_path, tiny_root
 def test_fit_writes_log_grids_checkpoint_and_serves_the_evaluation(tmp_path, tiny_root):
     run = tmp_path / "run"
     trainer = Pix2PixTrainer(tiny(tiny_root, run))
-    rows = trainer.fit()
-    assert [r["step"] for r in rows] == [2, 4] and trainer.step == 4
-    log = read_log(run)
-    assert log["step"] == [2, 4] and all(v > 0 for v in log["G_L1"])
+    log = trainer.fit()
+    assert log == read_log(run) and log["step"] == [2, 4] and trainer.step == 4
+    assert all(v > 0 for v in log["G_L1"]) and all(v > 0 for v in log["images_per_s"])
     assert (run / "samples" / "step_0000002.png").is_file() and (run / "samples" / "step_0000004.png").is_file()
     assert (run / "checkpoint.pt").is_file()
 
@@ -143,20 +141,21 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, tiny_root
     second.fit()
 
     assert second.step == straight.step == 12
-    for name in ("netG", "netD", "optG", "optD"):
+    assert straight.state_dict()["schedulers"] == second.state_dict()["schedulers"]
+    for name in ("networks", "optimizers", "ema"):
         a, b = straight.state_dict()[name], second.state_dict()[name]
         flat_a, flat_b = _tensors(a), _tensors(b)
         assert len(flat_a) == len(flat_b) > 0
         for x, y in zip(flat_a, flat_b):
             assert torch.equal(x, y), name
     with open(tmp_path / "straight" / "log.csv") as f, open(tmp_path / "split" / "log.csv") as g:
-        drop_time = [lambda r: {k: v for k, v in r.items() if k != "seconds_per_step"}] * 2
+        drop_time = [lambda r: {k: v for k, v in r.items() if k not in ("seconds", "images_per_s")}] * 2
         assert [drop_time[0](r) for r in csv.DictReader(f)] == [drop_time[1](r) for r in csv.DictReader(g)]
 
 
 @pytest.mark.parametrize("inside_a_step", [False, True])
 def test_ctrl_c_saves_between_steps_but_never_half_a_step(tmp_path, tiny_root, monkeypatch, inside_a_step):
-    import inpaint_lib.pix2pix as training
+    import inpaint_lib.pix2pix.trainer as training
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, max_steps=10, checkpoint_every=100, sample_every=100))
     trainer.fit(steps=3)
     (tmp_path / CHECKPOINT_NAME).unlink()
@@ -170,7 +169,7 @@ def test_ctrl_c_saves_between_steps_but_never_half_a_step(tmp_path, tiny_root, m
         raise KeyboardInterrupt
 
     if inside_a_step:
-        monkeypatch.setattr(trainer, "train_step", half_a_step)
+        monkeypatch.setattr(trainer, "optimise", half_a_step)
     else:
         monkeypatch.setattr(training, "random_flip", flip_then_stop)
     with pytest.raises(KeyboardInterrupt):
@@ -201,12 +200,17 @@ def test_checkpoint_from_another_architecture_fails_clearly(tmp_path, tiny_root)
     save_checkpoint(tmp_path / "other.pt", {"kind": "pixelcnnpp", "config": {}})
     with pytest.raises(ValueError, match="not a pix2pix checkpoint"):
         wider.load(tmp_path / "other.pt")
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        Pix2PixTrainer(tiny(tiny_root, tmp_path / "empty", resume=True)).fit()
+
+
+
+def test_resume_without_a_checkpoint_starts_a_new_run_and_says_so(tmp_path, tiny_root, capsys):
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path / "empty", resume=True, max_steps=2))
+    trainer.fit()
+    assert "no checkpoint in" in capsys.readouterr().out and trainer.step == 2
 
 
 def test_unknown_or_bad_config_fails_with_one_line():
-    for bad, words in [(dict(lambda_L1=10), ["'lambda_L1'", "known keys", "lambda_l1"]),
+    for bad, words in [(dict(lambda_L1=10), ["'lambda_L1'", "known:", "lambda_l1"]),
                        (dict(netD="global"), ["'global'", "patch, pixel, none"]),
                        (dict(gan_mode="wgangp"), ["'wgangp'", "vanilla"]),
                        (dict(max_steps=None), ["exactly one of max_steps and epochs"])]:
@@ -283,7 +287,7 @@ def test_load_or_train_loads_a_checkpoint_or_trains_or_says_what_to_run(tmp_path
     again, how = load_or_train(tmp_path / "run", config)
     assert how.startswith("loaded") and all(torch.equal(a, b) for a, b in
                                             zip(again.netG.state_dict().values(), trainer.netG.state_dict().values()))
-    with pytest.raises(FileNotFoundError, match="run the notebook that trains it"):
+    with pytest.raises(FileNotFoundError, match="run notebook 02 or 03"):
         load_or_train(tmp_path / "nothing", config, train_missing=False)
 
 
@@ -322,7 +326,7 @@ def test_random_shift_moves_each_image_down_and_sideways_and_keeps_the_lower_hal
 
 
 def test_amp_uses_bf16_only_where_the_hardware_has_it(tmp_path, tiny_root, monkeypatch):
-    import inpaint_lib.pix2pix as training
+    import inpaint_lib.training.trainer as training
     for native in (True, False):
         monkeypatch.setattr(training, "native_bf16", lambda device, native=native: native)
         trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, amp=True, netD="none"))
@@ -330,27 +334,29 @@ def test_amp_uses_bf16_only_where_the_hardware_has_it(tmp_path, tiny_root, monke
         with trainer.autocast():
             out = trainer.netG(fixed_batch())
         assert out.dtype == (torch.bfloat16 if native else torch.float32)
-        assert torch.isfinite(trainer.train_step(fixed_batch())["G_L1"])
+        assert np.isfinite(trainer.train_step(fixed_batch())["G_L1"])
     assert not Pix2PixTrainer(tiny(tiny_root, tmp_path, amp=False)).use_amp
 
 
 def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp_path, tiny_root):
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, ema_decay=0.5, max_steps=2))
     # the decay warms up: 1/10 at step 0, ..., then the configured 0.5 from step 8 on
-    assert [trainer.ema_decay_at(s) for s in (0, 1, 8, 100)] == pytest.approx([0.1, 2 / 11, 0.5, 0.5])
-    before = [p.clone() for p in trainer.netG_ema.parameters()]
+    assert [trainer.ema.decay_at(s) for s in (0, 1, 8, 100)] == pytest.approx([0.1, 2 / 11, 0.5, 0.5])
+    average = trainer.ema.module
+    before = [p.clone() for p in average.parameters()]
     trainer.train_step(fixed_batch())
-    for old, ema, live in zip(before, trainer.netG_ema.parameters(), trainer.netG.parameters()):
+    for old, ema, live in zip(before, average.parameters(), trainer.netG.parameters()):
         assert torch.allclose(ema, 0.1 * old + 0.9 * live)
-    assert all(torch.equal(a, b) for a, b in zip(trainer.netG_ema.buffers(), trainer.netG.buffers()))
-    assert trainer.generator is trainer.netG_ema
+    assert all(torch.equal(a, b) for a, b in zip(average.buffers(), trainer.netG.buffers()))
+    assert trainer.inference_model is average
     trainer.save()
     loaded = load_trainer(tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(loaded.netG_ema.parameters(), trainer.netG_ema.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.ema.module.parameters(), average.parameters()))
     masked = fixed_batch()
     assert torch.equal(loaded.complete(masked), trainer.complete(masked))
-    assert Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain", ema_decay=0.0)).netG_ema is None
-    with pytest.raises(ValueError, match="ema_decay must be in"):
+    plain = Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain", ema_decay=0.0))
+    assert plain.ema is None and plain.inference_model is plain.netG
+    with pytest.raises(ValueError, match=r"bad value for ema_decay=1.0 .*ema_decay in \[0, 1\)"):
         make_config("demo", ema_decay=1.0)
 
 
@@ -378,6 +384,6 @@ def test_one_step_follows_the_reference_objective(tmp_path, tiny_root):
 def test_pix2pix_refuses_to_run_as_several_torchrun_processes(tmp_path, tiny_root, monkeypatch):
     from inpaint_lib.pix2pix import train
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(ValueError, match="Pix2Pix trains in one process, but torchrun started 2"):
+    with pytest.raises(ValueError, match="pix2pix trains in one process, but torchrun started 2"):
         train(tiny(tiny_root, tmp_path))
     assert not (tmp_path / CHECKPOINT_NAME).exists()

@@ -14,8 +14,9 @@ import torch
 
 from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.data import save_split
-from inpaint_lib.pixelcnnpp import (CHECKPOINT_NAME, PixelCNNppTrainer, load_model, load_or_train,
-                                             make_config, nats_per_dim, read_log)
+from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, load_model, load_or_train, make_config, read_log
+from inpaint_lib.pixelcnnpp.trainer import nats_per_dim
+from inpaint_lib.training import CHECKPOINT_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ def tiny_root(tmp_path_factory) -> Path:
 def tiny(root: Path, run_dir: Path, **overrides):
     settings = dict(dataset="cifar10", nr_resnet=1, nr_filters=8, nr_logistic_mix=3, dropout=0.5, batch_size=8,
                     max_steps=6, log_every=1, eval_every=0, checkpoint_every=1, device="cpu", run_dir=str(run_dir),
-                    seed=3)
+                    seed=3, progress=False)
     settings.update(overrides)
     os.environ["INPAINT_DATA"] = str(root)
     return make_config(None, **settings)
@@ -53,8 +54,8 @@ def test_loss_goes_down_and_bits_per_dim_are_counted_over_the_whole_split(tiny_r
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, dropout=0.0, max_steps=40, lr=3e-3, eval_every=40,
                                      eval_images=None, ema_decay=0.0))
-    log = trainer.fit(progress=False)
-    first, last = float(log[0]["train_bpd"]), float(log[-1]["train_bpd"])
+    log = trainer.fit()
+    first, last = log["train_bpd"][0], log["train_bpd"][-1]
     assert last < first - 0.5
     # the final evaluation equals the NLL of every test image / (16 * 3072 * ln 2), computed by hand
     from inpaint_lib.data import load_split, to_float
@@ -62,23 +63,23 @@ def test_loss_goes_down_and_bits_per_dim_are_counted_over_the_whole_split(tiny_r
     trainer.model.eval()
     with torch.no_grad():
         expected = nats_per_dim(x, trainer.model(x)).item() / math.log(2)
-    assert float(log[-1]["test_bpd"]) == pytest.approx(expected, rel=1e-5)
-    assert trainer.evaluate(n_images=None, batch_size=5) == pytest.approx(expected, rel=1e-5)  # ragged last batch
+    assert log["test_bpd"][-1] == pytest.approx(expected, rel=1e-5)
+    assert trainer.evaluate(n_images=None, batch_size=5)["bpd"] == pytest.approx(expected, rel=1e-5)  # ragged batch
 
 
 def test_learning_rate_decays_every_step(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, lr=1e-2, lr_decay=0.9, max_steps=3))
-    log = trainer.fit(progress=False)
-    assert [float(r["lr"]) for r in log] == pytest.approx([1e-2, 9e-3, 8.1e-3])
+    log = trainer.fit()
+    assert log["lr"] == pytest.approx([1e-2, 9e-3, 8.1e-3])
 
 
 def test_linear_schedule_with_warmup_reaches_zero_at_the_last_step(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, lr=1e-2, lr_schedule="linear", warmup_steps=2, max_steps=4))
-    log = trainer.fit(progress=False)
+    log = trainer.fit()
     # warm-up 1/2, 1, 1, 1 times the decay 1, 3/4, 1/2, 1/4 of the run's progress
-    assert [float(r["lr"]) for r in log] == pytest.approx([5e-3, 7.5e-3, 5e-3, 2.5e-3])
+    assert log["lr"] == pytest.approx([5e-3, 7.5e-3, 5e-3, 2.5e-3])
 
 
 def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_path, monkeypatch):
@@ -87,7 +88,7 @@ def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_p
     trainer.train_seconds = 2700.0  # three quarters of the budget spent, 0 of 1,000 steps
     assert trainer.lr_factor(0) == pytest.approx(0.25)
     short = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6))
-    short.fit(progress=False)
+    short.fit()
     assert short.step == 1 and short.train_seconds > 0
     # the time spent is part of the checkpoint, so a resumed run keeps its budget
     resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "short", max_steps=1000, time_budget_s=1e-6, resume=True))
@@ -95,12 +96,12 @@ def test_a_time_budget_ends_the_run_and_drives_the_linear_decay(tiny_root, tmp_p
     assert resumed.train_seconds == short.train_seconds
     # and a run that ended on its budget trains no further step when resumed
     log_before = (tmp_path / "short" / "log.csv").read_text()
-    resumed.fit(progress=False)
+    resumed.fit()
     assert resumed.step == 1 and (tmp_path / "short" / "log.csv").read_text() == log_before
 
 
 def test_amp_trains_in_bf16_where_the_hardware_has_it_and_evaluates_in_float32(tiny_root, tmp_path, monkeypatch):
-    import inpaint_lib.pixelcnnpp.trainer as training
+    import inpaint_lib.training.trainer as training
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     calls = []
     for native in (True, False):
@@ -120,15 +121,15 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tiny_root, tmp_path
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     # 8 training images per batch, 64 images: 8 batches per epoch; 11 steps cross an epoch boundary
     whole = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "whole", max_steps=11))
-    whole.fit(progress=False)
+    whole.fit()
     part = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "part", max_steps=5))
-    part.fit(progress=False)
+    part.fit()
     resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "part", max_steps=11, resume=True))
-    resumed.fit(progress=False)
+    resumed.fit()
     assert resumed.step == 11
     assert same(weights(resumed), weights(whole))
-    assert all(torch.equal(resumed.ema.shadow[k], whole.ema.shadow[k]) for k in whole.ema.shadow)
-    assert [r["train_bpd"] for r in read_log(tmp_path / "part")] == [r["train_bpd"] for r in read_log(tmp_path / "whole")]
+    assert same(resumed.ema.module.state_dict(), whole.ema.module.state_dict())
+    assert read_log(tmp_path / "part")["train_bpd"] == read_log(tmp_path / "whole")["train_bpd"]
 
 
 def cli(run_dir: Path, root: Path, *extra: str) -> list[str]:
@@ -166,7 +167,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tiny_root, tmp_pa
     a = load_checkpoint(tmp_path / "whole" / CHECKPOINT_NAME)
     b = load_checkpoint(tmp_path / "killed" / CHECKPOINT_NAME)
     assert a["step"] == b["step"] == 14
-    assert same(a["model"], b["model"]) and same(a["ema"]["shadow"], b["ema"]["shadow"])
+    assert same(a["networks"]["model"], b["networks"]["model"]) and same(a["ema"]["weights"], b["ema"]["weights"])
 
 
 def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path):
@@ -198,29 +199,32 @@ def test_an_injected_nan_is_skipped_and_counted(tiny_root, tmp_path, monkeypatch
     trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=4, max_nonfinite=1))
     x = next(iter(trainer.loader))
     healthy = trainer.forward
-    assert trainer.train_step(x)["skipped"] == 0
-    before = weights(trainer)
+    trainer.train_step(x)
+    assert trainer.guard.skipped == 0
+    before, averaged = weights(trainer), {k: v.clone() for k, v in trainer.ema.module.state_dict().items()}
     trainer.forward = lambda batch: healthy(batch) * float("nan")
     stats = trainer.train_step(x)
-    assert stats["skipped"] == 1 and trainer.guard.skipped == 1
+    assert math.isnan(stats["train_bpd"]) and trainer.guard.skipped == 1 and trainer.step == 2
     assert same(weights(trainer), before), "the optimiser must not step on a non-finite loss"
+    assert same(trainer.ema.module.state_dict(), averaged), "nor the average"
     trainer.forward = healthy
-    assert trainer.train_step(x)["skipped"] == 0 and not same(weights(trainer), before)
+    trainer.train_step(x)
+    assert trainer.guard.skipped == 1 and not same(weights(trainer), before)
     poisoned = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "b", max_steps=6, max_nonfinite=2))
     poisoned.forward = lambda batch: poisoned.model(batch) * float("nan")
     with pytest.raises(FloatingPointError, match="stopped at step 2: 3 steps had a non-finite loss or gradient"):
-        poisoned.fit(progress=False)
+        poisoned.fit()
 
 
 def test_resuming_with_another_architecture_or_data_set_fails_clearly(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
-    PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=1)).fit(progress=False)
+    PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=1)).fit()
     with pytest.raises(ValueError, match=r"nr_filters=8 \(now 16\)"):
-        PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=2, nr_filters=16, resume=True)).fit(progress=False)
+        PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=2, nr_filters=16, resume=True)).fit()
     save_split(tiny_root / "sample" / "train.npz", load_split_images(tiny_root))
     with pytest.raises(ValueError, match=r"dataset='cifar10' \(now 'sample'\)"):
         PixelCNNppTrainer(tiny(tiny_root, tmp_path, max_steps=2, dataset="sample", test_split="train",
-                               resume=True)).fit(progress=False)
+                               resume=True)).fit()
 
 
 def load_split_images(root):
@@ -229,7 +233,7 @@ def load_split_images(root):
 
 
 def test_bad_settings_fail_in_one_line():
-    with pytest.raises(ValueError, match="unknown setting\\(s\\) learning_rate"):
+    with pytest.raises(ValueError, match="unknown pixelcnnpp setting\\(s\\) 'learning_rate'"):
         make_config("demo", learning_rate=1)
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         make_config("huge")
@@ -252,8 +256,8 @@ def test_a_length_in_epochs_replaces_the_presets_length_in_steps():
     assert (by_epochs.epochs, by_epochs.max_steps) == (3, None)
     by_steps = make_config("seed", max_steps=10)
     assert (by_steps.epochs, by_steps.max_steps) == (None, 10)
-    both = make_config("demo", epochs=3, max_steps=7)
-    assert (both.epochs, both.max_steps) == (3, 7)
+    with pytest.raises(ValueError, match="set exactly one of max_steps and epochs"):
+        make_config("demo", epochs=3, max_steps=7)
 
 
 def test_presets_hold_the_original_study_settings():
@@ -271,8 +275,8 @@ def test_data_parallel_on_two_cpu_processes_equals_one_process(tiny_root, tmp_pa
     done = subprocess.run(on_two_cpu_processes(tmp_path / "ddp", tiny_root, *common), env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    a = load_checkpoint(tmp_path / "single" / CHECKPOINT_NAME)["model"]
-    b = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)["model"]
+    a = load_checkpoint(tmp_path / "single" / CHECKPOINT_NAME)["networks"]["model"]
+    b = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)["networks"]["model"]
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-6), key
@@ -293,27 +297,28 @@ def test_data_parallel_processes_stop_together_on_a_time_budget(tiny_root, tmp_p
 def test_load_model_gives_the_ema_weights_and_refuses_other_checkpoints(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "run", max_steps=2, ema_decay=0.5))
-    trainer.fit(progress=False)
+    trainer.fit()
     model, info = load_model(tmp_path / "run", device="cpu")
     assert info["step"] == 2 and info["config"]["nr_filters"] == 8 and not model.training
-    assert all(torch.equal(p, trainer.ema.shadow[n]) for n, p in model.named_parameters())
-    raw, _ = load_model(tmp_path / "run", device="cpu", ema=False)
+    assert same(model.state_dict(), trainer.ema.module.state_dict())
+    raw, _ = load_model(tmp_path / "run", device="cpu", averaged=False)
     assert same({k: v for k, v in raw.state_dict().items()}, weights(trainer))
     save_checkpoint(tmp_path / "other" / "checkpoint.pt", {"kind": "pix2pix", "config": {}})
-    with pytest.raises(ValueError, match="is not a PixelCNN\\+\\+ checkpoint \\(kind 'pix2pix'\\)"):
+    with pytest.raises(ValueError, match="is not a pixelcnnpp checkpoint of this course \\(kind 'pix2pix'\\)"):
         load_model(tmp_path / "other")
     resumed = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "other", resume=True))
-    with pytest.raises(ValueError, match="is not a PixelCNN\\+\\+ checkpoint \\(kind 'pix2pix'\\)"):
-        resumed.fit(progress=False)
+    with pytest.raises(ValueError, match="is not a pixelcnnpp checkpoint of this course \\(kind 'pix2pix'\\)"):
+        resumed.fit()
 
 
 def test_load_or_train_trains_once_then_loads(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     config = tiny(tiny_root, tmp_path / "run", max_steps=2)
-    model, how = load_or_train(tmp_path / "run", config)
-    assert how.startswith("no checkpoint") and not model.training
+    trained, how = load_or_train(tmp_path / "run", config)
+    assert how.startswith("no checkpoint") and trained.step == 2
     again, how = load_or_train(tmp_path / "run", config)
-    assert how.startswith("loaded") and same(again.state_dict(), model.state_dict())
+    assert how.startswith("loaded") and again.step == 2
+    assert same(again.inference_model.state_dict(), trained.inference_model.state_dict())
     with pytest.raises(FileNotFoundError, match="run notebook 05"):
         load_or_train(tmp_path / "nothing", config, train_missing=False)
 
@@ -323,18 +328,17 @@ def test_test_bits_per_dim_and_samples_come_from_the_averaged_weights(tiny_root,
     from inpaint_lib.pixelcnnpp import discretized_mix_logistic_loss
     monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
     trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, dropout=0.0, max_steps=4, lr=3e-3, ema_decay=0.5))
-    trainer.fit(progress=False)
+    trainer.fit()
     live = weights(trainer)
     x = to_float(load_split("cifar10", "test"))
-    averaged = {k: v.clone() for k, v in live.items()}
-    averaged.update(trainer.ema.shadow)
     by_hand = PixelCNNppTrainer(tiny(tiny_root, tmp_path / "by_hand", dropout=0.0)).model.eval()
-    by_hand.load_state_dict(averaged)
+    by_hand.load_state_dict(trainer.ema.module.state_dict())
     with torch.no_grad():
         expected = discretized_mix_logistic_loss(x, by_hand(x)).item() / (x.numel() * math.log(2))
-    assert trainer.evaluate() == pytest.approx(expected, rel=1e-5)
-    assert trainer.evaluate(use_ema=False) != pytest.approx(expected, rel=1e-3)
-    assert same(weights(trainer), live), "the training weights come back after evaluation"
+        last_step = discretized_mix_logistic_loss(x, trainer.model.eval()(x)).item() / (x.numel() * math.log(2))
+    assert trainer.evaluate()["bpd"] == pytest.approx(expected, rel=1e-5)
+    assert last_step != pytest.approx(expected, rel=1e-3), "the average must differ from the last step's weights"
+    assert same(weights(trainer), live), "evaluation leaves the training weights alone"
     from inpaint_lib.pixelcnnpp import sample
     drawn = trainer.samples(n=1, seed=7)
     assert torch.equal(drawn, sample(by_hand, 1, generator=torch.Generator().manual_seed(7)))

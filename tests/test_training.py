@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
-from inpaint_lib.training import (EMA, CSVLog, NonFiniteGuard, linear_decay, rng_state, run_progress, set_rng_state,
-                                  warmup)
+from inpaint_lib.training import (EMA, CSVLog, NonFiniteGuard, linear_decay, read_log, rng_state, run_progress,
+                                  set_rng_state, step_linear_decay, warmup)
 
 
 def draws():
@@ -39,41 +39,57 @@ def test_ema_loads_the_averaged_weights_and_keeps_its_own_decay():
     model = torch.nn.Linear(2, 1)
     saved = EMA(model, decay=0.5)
     with torch.no_grad():
-        saved.shadow["weight"].fill_(3.0)
+        saved.module.weight.fill_(3.0)
     resumed = EMA(model, decay=0.9)  # the resumed run asks for another decay
     resumed.load_state_dict(saved.state_dict())
-    assert resumed.decay == 0.9 and torch.equal(resumed.shadow["weight"], torch.full((1, 2), 3.0))
+    assert resumed.decay == 0.9 and torch.equal(resumed.module.weight, torch.full((1, 2), 3.0))
 
 
-def test_ema_update_and_apply():
+def test_ema_follows_its_equation_with_the_warm_up():
     model = torch.nn.Linear(2, 1)
-    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    ema = EMA(model, decay=0.99)
+    averaged = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for step in range(40):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        ema.update(model, step)
+        d = min(0.99, (1 + step) / (10 + step))  # 0.1 at the first step: the random start fades at once
+        for name, p in model.named_parameters():
+            averaged[name] = d * averaged[name] + (1 - d) * p.detach()
+    for name, p in ema.module.named_parameters():
+        assert torch.allclose(p, averaged[name], atol=1e-5), name
+        assert not p.requires_grad
+    # without the warm-up the initial weights would still weigh 0.99 ** 40 = 0.67; with it they are gone
+    assert ema.decay_at(0) == 0.1 and ema.decay_at(10_000) == 0.99
+
+
+def test_ema_copies_buffers_and_refuses_a_bad_decay():
+    model = torch.nn.BatchNorm1d(3)
     ema = EMA(model, decay=0.9)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(1.0)
-    ema.update(model)
-    for name, p in model.named_parameters():
-        assert torch.allclose(ema.shadow[name], 0.9 * start[name] + 0.1 * p)
-    trained = model.weight.detach().clone()
-    with ema.applied(model):
-        assert torch.allclose(model.weight, ema.shadow["weight"])
-    assert torch.equal(model.weight, trained)
-    with pytest.raises(ValueError, match="ema_decay must be in"):
-        EMA(model, 1.0)
-    with pytest.raises(ValueError, match="another model"):
-        ema.load_state_dict(EMA(torch.nn.Linear(3, 1, bias=False), 0.5).state_dict())
+    model.running_mean.fill_(5.0)
+    ema.update(model, 0)
+    assert torch.equal(ema.module.running_mean, model.running_mean)  # statistics are copied, not averaged
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match="ema_decay must be in"):
+            EMA(model, bad)
 
 
 def test_csv_log_drops_rows_past_the_checkpoint_on_resume(tmp_path):
     log = CSVLog(tmp_path / "log.csv", ["step", "loss"])
     for step in range(1, 6):
         log.write({"step": step, "loss": 1.0 / step})
+    CSVLog(tmp_path / "log.csv", ["step", "loss"], resume_step=3)
+    assert read_log(tmp_path) == {"step": [1.0, 2.0, 3.0], "loss": [1.0, 0.5, 1 / 3]}
     resumed = CSVLog(tmp_path / "log.csv", ["step", "loss"], resume_step=3)
-    assert [r["step"] for r in resumed.read()] == ["1", "2", "3"]
     with pytest.raises(ValueError, match="columns the log does not"):
         resumed.write({"step": 4, "accuracy": 1})
-    assert CSVLog(tmp_path / "log.csv", ["step", "loss"]).read() == []  # a fresh run starts a fresh log
+    resumed.write({"step": 4})  # a cell left empty reads as NaN
+    assert math.isnan(read_log(tmp_path)["loss"][-1])
+    CSVLog(tmp_path / "log.csv", ["step", "loss"])  # a fresh run starts a fresh log
+    assert read_log(tmp_path) == {"step": [], "loss": []}
+    with pytest.raises(FileNotFoundError, match="no training log"):
+        read_log(tmp_path / "nowhere")
 
 
 def test_non_finite_guard():
@@ -99,6 +115,14 @@ def test_linear_decay_and_warmup_multipliers():
     assert linear_decay(0.9, 0.0) == 1.0
     assert [warmup(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1, 1, 1]
     assert warmup(0, 0) == 1.0
+
+
+def test_step_linear_decay_is_pix2pix_policy():
+    # 10 steps, the last half decaying: 1 for steps 0-4, then 5/6 ... 1/6
+    factors = [step_linear_decay(s, 10, 0.5) for s in range(10)]
+    assert factors[:5] == [1.0] * 5
+    assert factors[5:] == pytest.approx([5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert [step_linear_decay(s, 4, 0.0) for s in range(4)] == [1.0] * 4
 
 
 def test_native_bf16_needs_the_cpu_instructions(monkeypatch):

@@ -247,10 +247,11 @@ class Trainer:
     # ---- one step -------------------------------------------------------------------------------
     def train_step(self, batch: torch.Tensor) -> dict[str, float]:
         """One step as :meth:`fit` takes it (augment, optimise, schedules, step count); its losses as floats."""
-        return {name: float(value) for name, value in self._step(batch).items()}
+        return {name: float(value) for name, value in self._step(self.augment(batch)).items()}
 
     def _step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        losses = self.optimise(self.to_input(self.augment(batch)))
+        """Optimise on an augmented batch, step the schedules, count the step."""
+        losses = self.optimise(self.to_input(batch))
         for scheduler in self.schedulers:
             scheduler.step()
         self.step += 1
@@ -292,7 +293,7 @@ class Trainer:
             batches = self.batches()
             while self.step < end and not self.out_of_time:
                 lr = self.optimizers[0].param_groups[0]["lr"]  # the rate this step uses
-                batch = next(batches)
+                batch = self.augment(next(batches))
                 in_step = True
                 losses = self._step(batch)
                 in_step = False
@@ -409,16 +410,19 @@ class Trainer:
         return cls(cls._saved_config(state, device=device, run_dir=str(run_dir), resume=False)).load(path)
 
     @classmethod
-    def load_model(cls, run_dir: str | os.PathLike, device: str = "auto") -> tuple[nn.Module, dict]:
-        """The run's model in eval mode, with the averaged weights when it kept an average, and what it was.
+    def load_model(cls, run_dir: str | os.PathLike, device: str = "auto", averaged: bool = True,
+                   ) -> tuple[nn.Module, dict]:
+        """The run's model in eval mode, and what it was: ``(model, {"config", "step", "path"})``.
 
-        Returns ``(model, {"config", "step", "path"})``; builds no optimiser and reads no data.
+        With ``averaged`` (the default) the weights are the run's average when it kept one (what
+        its evaluation and samples used), else the last step's. Builds no optimiser, reads no data.
         """
         path = Path(run_dir) / CHECKPOINT_NAME
         state = load_checkpoint(path)
         cls.check_checkpoint(state, path)
         model = cls.build_model(cls._saved_config(state, device=device))
-        model.load_state_dict(state["ema"]["weights"] if "ema" in state else state["networks"][cls.model_name])
+        use_average = averaged and "ema" in state
+        model.load_state_dict(state["ema"]["weights"] if use_average else state["networks"][cls.model_name])
         return model.to(pick_device(device)).eval(), {"config": state["config"], "step": state["step"], "path": path}
 
     @classmethod
