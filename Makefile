@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Jupyter refuses to run as root unless told it may (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv demo test test-unit lab exercises lock clean-runs
+.PHONY: venv demo test test-unit test-fast lint lab exercises lock clean-runs
 
 venv: $(STAMP)
 
@@ -30,6 +30,14 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# The unit tests without those marked slow (subprocesses, torchrun, executed notebooks): a quick check while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" tests
+
+# Ruff, configured in pyproject.toml ([tool.ruff]); the notebooks are not linted.
+lint: $(STAMP)
+	$(BIN)/ruff check inpaint_lib tests benchmarks
 
 # exercises/ is generated from solutions/ (never edited by hand).
 exercises: $(STAMP)

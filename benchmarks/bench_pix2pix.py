@@ -3,14 +3,15 @@
     python benchmarks/bench_pix2pix.py                      # the recorded CPU setting
     python benchmarks/bench_pix2pix.py --device cuda --amp --channels-last --batch 100
 
-Setting of record (issue 3): batch 16, 32x32, U-Net num_downs=5 ngf=64, PatchGAN n_layers=3
+Setting of record: batch 16, 32x32, U-Net num_downs=5 ngf=64, PatchGAN n_layers=3
 ndf=64, 2 CPU threads. The step is the training core's own (:meth:`Pix2PixTrainer.train_step`),
 so what is measured is what training runs. Each repeat times ``--steps`` iterations after
 ``--warmup`` untimed ones; the reported figure is the median over ``--repeats``. Batches come
 from the ``sample`` training set (random images if it cannot be loaded).
 
-Prints one JSON line and appends it to ``benchmarks/results/pix2pix.jsonl`` (unless --no-record).
-The reference implementation runs 4.3 it/s on the 2-core development CPU at the setting of record.
+Prints one JSON line and appends it to ``benchmarks/results/pix2pix.jsonl`` (unless --no-record);
+on a CPU the line also carries the reference implementation's recorded speed at the setting of
+record (:data:`REFERENCE_CPU_IT_S`, from the 2-core development CPU), for comparison.
 """
 
 from __future__ import annotations

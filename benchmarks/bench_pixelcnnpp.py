@@ -4,9 +4,10 @@
     python benchmarks/bench_pixelcnnpp.py --config seed --batch 4          # the original study's model
     python benchmarks/bench_pixelcnnpp.py --device cuda --config seed --batch 64 --amp --channels-last [--compile]
 
-Settings of record (issue 4), 2 CPU threads: ``small`` (nr_resnet=1, nr_filters=32) at batch 16,
-where the reference PyTorch port runs 43.5 img/s on the development CPU, and ``seed``
-(nr_resnet=5, nr_filters=160, the defaults) at batch 4, reference 0.96 img/s. Each repeat times
+Settings of record, 2 CPU threads: ``small`` (nr_resnet=1, nr_filters=32) at batch 16, and
+``seed`` (nr_resnet=5, nr_filters=160, the defaults) at batch 4; at these, on a CPU, the result is
+compared with the reference PyTorch port's recorded speed on the development CPU
+(:data:`REFERENCE_CPU_IMG_S`). Each repeat times
 ``--steps`` passes after ``--warmup`` untimed ones; the figure is the median over ``--repeats``.
 Model FLOPs per image are counted once with ``torch.utils.flop_counter`` (forward + backward,
 a multiply-add counted as 2); utilisation = achieved FLOP/s / ``--peak-tflops``.

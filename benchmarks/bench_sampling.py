@@ -4,9 +4,9 @@
     python benchmarks/bench_sampling.py --device cuda --nr-resnet 5 --nr-filters 160
     python benchmarks/bench_sampling.py --unconditional                   # whole images: pixelcnnpp.sample
 
-Setting of record (issue 6): lower half of 32x32 images (rows 16..31, 512 pixels), batch 16,
-nr_resnet=1, nr_filters=32, nr_logistic_mix=10, 2 CPU threads; the goal is fast >= 20x naive
-(on a GPU at the seed configuration nr_resnet=5, nr_filters=160: 50x). The model is randomly
+Setting of record: lower half of 32x32 images (rows 16..31, 512 pixels), batch 16,
+nr_resnet=1, nr_filters=32, nr_logistic_mix=10, 2 CPU threads; ``speedup`` is naive time / fast
+time (the recorded figures are in benchmarks/README.md and benchmarks/results/). The model is randomly
 initialised: the work per pixel does not depend on the weights. Both samplers start from the same
 seed, so they should draw the same pixels; ``identical`` says whether they did. In float32 the
 row-wise convolutions may round differently from whole-map ones (other kernels, other summation

@@ -1,6 +1,6 @@
 """Time to quality: train one method for a fixed wall-time budget on a laptop-sized CPU, then score it.
 
-The protocol of issue 8: train for exactly ``--budget`` seconds (default 900, a quarter of an hour)
+The protocol: train for exactly ``--budget`` seconds (default 900, a quarter of an hour)
 of training wall time with ``--threads`` (default 2) on Tiny ImageNet 32 train (30,000 images),
 then evaluate on the val split. Evaluation time is not charged to the budget.
 
@@ -45,7 +45,7 @@ from inpaint_lib import data  # noqa: E402
 from recording import machine, report  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "time_to_quality.jsonl"
-# the reference implementations under this protocol (issue 8), for the printed comparison
+# the reference implementations' recorded figures under this protocol, for the printed comparison
 REFERENCE = {"pixelcnnpp": "4.27 bits/dim (conditional 4.27)", "pix2pix": "L1x100 40.9, PSNR 12.1 dB",
              "l1": "L1x100 32.7, PSNR 14.3 dB"}
 
@@ -155,7 +155,7 @@ def main() -> None:
         parser.error("name a method: pixelcnnpp, pix2pix or l1")
     torch.set_num_threads(args.threads)
     data.load_split(args.dataset, "train")  # fails early, with instructions, when the data set is missing
-    args.split = data.DATASETS[args.dataset][0][-1]  # the held-out split: val for Tiny ImageNet 32
+    args.split = data.held_out_split(args.dataset)  # val for Tiny ImageNet 32
     pixelcnnpp = args.method == "pixelcnnpp"
     args.eval_images = args.eval_images or (2000 if pixelcnnpp else None)
     args.curve_every_steps = args.curve_every_steps or (500 if pixelcnnpp else 1000)

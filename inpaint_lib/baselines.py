@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .masks import _broadcast
+from .masks import broadcast_mask, check_mask
 
 
 class MeanColour:
@@ -34,7 +34,7 @@ class RepeatLastRow:
     name = "repeat last row"
 
     def __call__(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        known = ~_broadcast(mask, masked).expand(masked.shape[0], 1, *masked.shape[2:])
+        known = ~broadcast_mask(mask, masked).expand(masked.shape[0], 1, *masked.shape[2:])
         rows = torch.arange(masked.shape[2], device=masked.device)[None, None, :, None]
         # index of the last known row at or above each row: a running maximum of known row indices
         last_known = torch.where(known, rows, torch.full_like(rows, -1)).cummax(dim=2).values
@@ -80,7 +80,7 @@ class NearestNeighbour:
         Their missing regions are ``k`` plausible completions: notebook 02 takes their median,
         notebook 03 their spread.
         """
-        if mask.dim() != 2:
+        if check_mask(mask, masked).dim() != 2:
             raise ValueError("nearest neighbour needs one (H, W) mask shared by the batch, "
                              f"got shape {tuple(mask.shape)}")
         mask = mask.cpu()

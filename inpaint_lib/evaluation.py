@@ -1,29 +1,83 @@
-"""One evaluation protocol and one results table for every inpainting method.
+"""How every inpainting method is scored: one protocol, several completions side by side, one results table.
 
-Protocol: take the first ``n_images`` of a split (splits are stored in a fixed shuffled order,
-so the first N are a fair subset), remove the masked pixels (set to 0, mid-grey), ask the
-method for a prediction, paste the known pixels back (:func:`inpaint_lib.masks.composite`),
-and score the missing region with every metric of :mod:`inpaint_lib.metrics`, averaged over
-images. A method is any callable ``method(masked_images, mask) -> prediction``.
+A method is any callable ``method(masked_images, mask) -> prediction``. Each call is made the
+same way (:func:`_complete_batch`): the masked pixels are removed (set to 0, mid-grey), the
+method is timed, and the known pixels are pasted back (:func:`inpaint_lib.masks.composite`), so
+only the missing region is ever scored, with the metrics of :mod:`inpaint_lib.metrics`.
+
+- :func:`evaluate`: one completion of each of the first ``n_images`` of a split (splits are
+  stored in a fixed shuffled order, so the first N are a fair subset), the mean of every metric;
+- :func:`complete` and :func:`score`: ``n`` completions of the *same* images from each method, as
+  the course's last notebook compares them: the metrics averaged over images and completions,
+  their sharpness (is the method blurry?), the diversity of the completions, and, given a
+  PixelCNN++, the conditional likelihood of each completion's missing region under it;
+- :class:`ResultsTable` and :func:`results_path`: the rows the notebooks add to and show.
+
+Means over images follow one rule (:class:`_Means`): an image without a value for a metric (NaN:
+SSIM when no whole window of it is missing) is left out of that metric's mean.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm import tqdm
 
 from .data import make_loader
-from .masks import apply_mask, composite, get_mask
-from .metrics import all_metrics
+from .masks import apply_mask, check_mask, composite, get_mask
+from .metrics import all_metrics, diversity, sharpness
+from .utils import REPO_ROOT, atomic_write
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _as_mask(mask: torch.Tensor | str) -> torch.Tensor:
+    """A mask, or the name of one (:func:`inpaint_lib.masks.get_mask`)."""
+    return get_mask(mask) if isinstance(mask, str) else mask
+
+
+def _complete_batch(method: Method, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """``composite(method(apply_mask(images, mask), mask), images, mask)`` and the seconds spent inside ``method``.
+
+    On a GPU the clock stops after ``torch.cuda.synchronize()``, so the time is that of the work,
+    not of launching it.
+    """
+    masked = apply_mask(images, mask)
+    began = time.perf_counter()
+    prediction = method(masked, mask)
+    if prediction.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - began
+    return composite(prediction.to(images), images, mask), seconds
+
+
+class _Means:
+    """Per-metric means over images: ``mean = sum of the values / their number``, NaN values left out.
+
+    An image without a value for a metric (NaN) is left out of that metric's mean; a metric no
+    image has a value for has mean NaN. Values are added batch by batch (:meth:`add`).
+    """
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, scores: dict[str, torch.Tensor]) -> None:
+        for name, values in scores.items():
+            present = values[~values.isnan()]
+            self.sums[name] = self.sums.get(name, 0.0) + present.double().sum().item()
+            self.counts[name] = self.counts.get(name, 0) + present.numel()
+
+    def means(self) -> dict[str, float]:
+        return {name: (self.sums[name] / self.counts[name] if self.counts[name] else math.nan) for name in self.sums}
 
 
 @torch.no_grad()
@@ -35,33 +89,103 @@ def evaluate(method: Method, dataset: str = "sample", split: str = "test", mask:
     Returns ``{"l1_x100", "l1_255", "mse", "psnr", "ssim", "n_images", "seconds_per_image"}``;
     ``seconds_per_image`` is the wall time spent inside ``method`` divided by the image count.
     """
-    mask = get_mask(mask) if isinstance(mask, str) else mask
+    mask = _as_mask(mask)
     loader = make_loader(dataset, split, batch_size, shuffle=False, root=root, device=device)
     total = len(loader.images) if n_images is None else min(n_images, len(loader.images))
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    means = _Means()
     seen, seconds = 0, 0.0
     bar = tqdm(total=total, desc=f"evaluating on {dataset}/{split}", unit="img", disable=not progress, leave=False)
     for images in loader:
         images = images[: total - seen]
-        masked = apply_mask(images, mask)
-        start = time.perf_counter()
-        prediction = method(masked, mask)
-        if prediction.device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds += time.perf_counter() - start
-        scores = all_metrics(composite(prediction.to(images), images, mask), images, mask)
-        for name, values in scores.items():
-            finite = values[~values.isnan()]
-            sums[name] = sums.get(name, 0.0) + finite.double().sum().item()
-            counts[name] = counts.get(name, 0) + finite.numel()
+        completion, took = _complete_batch(method, images, mask)
+        seconds += took
+        means.add(all_metrics(completion, images, mask))
         seen += len(images)
         bar.update(len(images))
         if seen >= total:
             break
     bar.close()
-    result = {name: (sums[name] / counts[name] if counts[name] else math.nan) for name in sums}
-    result.update(n_images=seen, seconds_per_image=seconds / max(seen, 1))
+    return {**means.means(), "n_images": seen, "seconds_per_image": seconds / max(seen, 1)}
+
+
+@dataclass
+class Completions:
+    """``samples`` (n, B, 3, H, W): n completions of B images, known pixels pasted back."""
+
+    samples: torch.Tensor
+    seconds_per_image: float  # wall time of one completion of one image
+
+
+def _check_inputs(images: torch.Tensor, mask: torch.Tensor | str) -> torch.Tensor:
+    """The mask of :func:`complete` and :func:`score`, checked against their ``images``."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be a (B, 3, H, W) float batch in [-1, 1], got "
+                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+    return check_mask(_as_mask(mask), images, some_missing=True, some_known=True,
+                      why="a completion fills missing pixels from known ones; make the mask leave some of each")
+
+
+def _rows(mask: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """The mask of images ``start:stop``: a per-image (B, H, W) mask is sliced with them, one (H, W) mask is shared."""
+    return mask[start:stop] if mask.dim() == 3 else mask
+
+
+@torch.no_grad()
+def complete(method: Method, images: torch.Tensor, mask: torch.Tensor | str = "lower_half", n: int = 1,
+             batch_size: int = 64) -> Completions:
+    """Call ``method(masked, mask)`` ``n`` times on ``images`` (in batches) and paste the known pixels back.
+
+    A deterministic method gives n equal completions (diversity 0); a sampler gives n different
+    ones when it draws fresh random numbers on each call. ``seconds_per_image`` is the time spent
+    inside ``method`` divided by ``n * B``.
+    """
+    mask = _check_inputs(images, mask)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    samples, seconds = [], 0.0
+    for _ in range(n):
+        parts = []
+        for start in range(0, len(images), batch_size):
+            completion, took = _complete_batch(method, images[start: start + batch_size],
+                                               _rows(mask, start, start + batch_size))
+            seconds += took
+            parts.append(completion)
+        samples.append(torch.cat(parts))
+    return Completions(torch.stack(samples), seconds / (n * len(images)))
+
+
+@torch.no_grad()
+def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | str = "lower_half",
+          density_model: torch.nn.Module | None = None) -> dict[str, float]:
+    """Scores of ``completions`` of ``images``, each a mean over images and the n completions (:class:`_Means`).
+
+    Returns ``l1_x100, l1_255, mse, psnr, ssim`` (:func:`inpaint_lib.metrics.all_metrics` of every
+    completion), ``sharpness`` (:func:`inpaint_lib.metrics.sharpness`: 1 is as detailed as the truth,
+    blur is below 1), ``diversity`` (:func:`inpaint_lib.metrics.diversity`; only with n >= 2),
+    ``bpd_under_pixelcnnpp`` (with ``density_model``: the conditional bits/dim of the completions'
+    missing region given the true known region, :func:`inpaint_lib.pixelcnnpp.score_completions`)
+    and ``seconds_per_image``.
+    """
+    mask = _check_inputs(images, mask)
+    samples = completions.samples
+    if samples.dim() != 5 or samples.shape[1:] != images.shape:
+        raise ValueError(f"completions {tuple(samples.shape)} do not belong to images {tuple(images.shape)}; "
+                         "pass the images they were made from")
+    means = _Means()
+    for sample in samples:
+        means.add({**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)})
+    result = means.means()
+    if len(samples) >= 2:
+        result["diversity"] = diversity(samples, mask).double().mean().item()
+    if density_model is not None:
+        from .pixelcnnpp import score_completions  # only this optional score needs PixelCNN++
+        device = next(density_model.parameters()).device
+        bits = torch.cat([score_completions(density_model, samples[:, start: start + 100].to(device),
+                                            _rows(mask, start, start + 100).to(device),
+                                            images[start: start + 100].to(device)).cpu()
+                          for start in range(0, len(images), 100)], dim=1)
+        result["bpd_under_pixelcnnpp"] = bits.double().mean().item()
+    result["seconds_per_image"] = completions.seconds_per_image
     return result
 
 
@@ -79,7 +203,7 @@ class ResultsTable:
     def __init__(self, rows: list[dict] | None = None):
         self.rows: list[dict] = list(rows or [])
 
-    def add(self, method: str, dataset: str, split: str, metrics: dict, **extra) -> "ResultsTable":
+    def add(self, method: str, dataset: str, split: str, metrics: dict, **extra) -> ResultsTable:
         row = {"method": method, "dataset": dataset, "split": split, **metrics, **extra}
         key = tuple(row[k] for k in self.KEY)
         self.rows = [r for r in self.rows if tuple(r[k] for k in self.KEY) != key] + [row]
@@ -113,18 +237,18 @@ class ResultsTable:
         return self.to_markdown()
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the table as UTF-8 CSV; ``path`` is replaced whole or not at all (:func:`~.utils.atomic_write`)."""
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=self.columns())
+        writer.writeheader()
+        writer.writerows(self.rows)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns())
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            f.write(text.getvalue().encode("utf-8"))
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ResultsTable":
+    def load(cls, path: str | os.PathLike) -> ResultsTable:
         """Read a table saved by :meth:`save`; a missing file gives an empty table."""
         path = Path(path)
         if not path.exists():
@@ -140,7 +264,7 @@ class ResultsTable:
                     return float(v)
                 except ValueError:
                     return v
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             return cls([{k: (v if k in cls.KEY else parse(v)) for k, v in row.items()} for row in csv.DictReader(f)])
 
 
@@ -150,5 +274,7 @@ def results_path(dataset: str, split: str, root: str | os.PathLike | None = None
     Notebook 01 writes the baselines' rows; notebooks 02 and 03 add their models'. (Notebook 06 keeps
     its own table, with diversity and time, in its run folder.)
     """
-    from .utils import REPO_ROOT
     return (Path(root) if root is not None else REPO_ROOT / "runs" / "results") / f"{dataset}_{split}.csv"
+
+
+__all__ = ["Method", "evaluate", "Completions", "complete", "score", "ResultsTable", "results_path"]

@@ -6,6 +6,9 @@ pixel is missing** (the region to inpaint) and False where it is known. A single
 float tensors (B, C, H, W) in [-1, 1].
 
 The course's task is :func:`lower_half`: rows H/2..H-1 are missing, rows 0..H/2-1 are given.
+
+Whether a mask fits a batch of images is checked in one place, :func:`check_mask`, which every
+module that takes a mask calls.
 """
 
 from __future__ import annotations
@@ -64,31 +67,53 @@ def get_mask(name: str, height: int = IMAGE_SIZE, width: int = IMAGE_SIZE) -> to
     return MASKS[name](height, width)
 
 
-def _broadcast(mask: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """Check ``mask`` against ``images`` (B, C, H, W) and return it as (1 or B, 1, H, W)."""
-    if images.dim() != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
-    if mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a bool tensor (True = missing), got dtype {mask.dtype}")
+def check_mask(mask: torch.Tensor, images: torch.Tensor, some_missing: bool = False, some_known: bool = False,
+               why: str = "") -> torch.Tensor:
+    """Check that ``mask`` fits ``images`` (B, C, H, W) and return it on their device, its shape unchanged.
+
+    The one mask check of the course. A mask fits when it is a bool tensor (True = missing) of
+    shape (H, W), one mask shared by the batch, or (B, H, W), one mask per image. With
+    ``some_missing`` every image must have at least one missing pixel, with ``some_known`` at
+    least one known pixel; ``why`` (what the caller needs them for, and what to do instead) ends
+    that message. Every failure is one ValueError line naming the shapes.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be (B, C, H, W), got {got}")
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = f"dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a bool tensor (True = missing), got {got}")
     b, _, h, w = images.shape
-    if mask.dim() == 2 and mask.shape == (h, w):
-        return mask.to(images.device)[None, None]
-    if mask.dim() == 3 and mask.shape == (b, h, w):
-        return mask.to(images.device)[:, None]
-    raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit images of shape {tuple(images.shape)}; "
-                     f"expected ({h}, {w}) or ({b}, {h}, {w})")
+    if mask.shape != (h, w) and mask.shape != (b, h, w):
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit images of shape {tuple(images.shape)}; "
+                         f"expected ({h}, {w}), one mask for the batch, or ({b}, {h}, {w}), one per image")
+    for wanted, pixels, what in ((some_missing, mask, "missing"), (some_known, ~mask, "known")):
+        empty = ~pixels.flatten(-2).any(dim=-1)     # () for one shared mask, (B,) for one mask per image
+        if wanted and empty.any():
+            where = f" in image {empty.nonzero()[0].item()}" if mask.dim() == 3 else ""
+            raise ValueError(f"the mask leaves nothing {what}{where}" + (f"; {why}" if why else ""))
+    return mask.to(images.device)
+
+
+def broadcast_mask(mask: torch.Tensor, images: torch.Tensor, **requirements) -> torch.Tensor:
+    """``mask`` checked against ``images`` (B, C, H, W) as (1 or B, 1, H, W), so that it broadcasts over them.
+
+    ``requirements`` are those of :func:`check_mask` (``some_missing``, ``some_known``, ``why``).
+    """
+    mask = check_mask(mask, images, **requirements)
+    return mask[None, None] if mask.dim() == 2 else mask[:, None]
 
 
 def apply_mask(images: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     """The model's input: missing pixels replaced by ``fill`` (0.0 is mid-grey on the [-1, 1] scale)."""
-    return images.masked_fill(_broadcast(mask, images), fill)
+    return images.masked_fill(broadcast_mask(mask, images), fill)
 
 
 def composite(prediction: torch.Tensor, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Known pixels from ``images``, missing pixels from ``prediction``: ``where(mask, prediction, images)``."""
     if prediction.shape != images.shape:
         raise ValueError(f"prediction shape {tuple(prediction.shape)} differs from images shape {tuple(images.shape)}")
-    return torch.where(_broadcast(mask, images), prediction, images)
+    return torch.where(broadcast_mask(mask, images), prediction, images)
 
 
 def missing_fraction(mask: torch.Tensor) -> float:

@@ -13,20 +13,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .masks import _broadcast
+from .masks import broadcast_mask
 
 PSNR_MSE_FLOOR = 1e-10  # an exact completion would have infinite PSNR; this caps it at 106 dB
 SSIM_WINDOW = 7
 
 
 def _check(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mask as a weight of ``target``'s shape: 1 where missing, 0 where known."""
     if prediction.shape != target.shape:
         raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ in shape; "
                          "compare completions with the images they were made from")
-    weight = _broadcast(mask, target).expand_as(target).to(target.dtype)
-    if (weight.flatten(1).sum(1) == 0).any():
-        raise ValueError("the mask leaves nothing missing in some image; metrics are computed on missing pixels only")
-    return weight
+    weight = broadcast_mask(mask, target, some_missing=True, why="metrics are computed on missing pixels only")
+    return weight.expand_as(target).to(target.dtype)
 
 
 def _masked_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -99,7 +98,7 @@ def diversity(samples: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """How different ``n`` completions of the same image are, per image: (B,), in ``l1_x100``'s unit.
 
     ``samples`` is (n, B, 3, H, W) on the [-1, 1] scale: ``samples[k, b]`` is the k-th completion of
-    image b (e.g. :func:`inpaint_lib.pix2pix_training.dropout_completions`); ``mask`` is True where
+    image b (e.g. :func:`inpaint_lib.pix2pix.dropout_completions`); ``mask`` is True where
     pixels are missing, (H, W) or (B, H, W), and at least two completions are needed (n >= 2).
 
     For every missing sub-pixel (one channel of one missing pixel) of image b, take the standard

@@ -11,12 +11,18 @@ import os
 import random
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 import torch
 from tqdm import tqdm
+
+__all__ = [
+    "seed_everything", "pick_device", "native_bf16", "set_cpu_threads", "REPO_ROOT", "atomic_write",
+    "QUIET_REFRESH_S", "progress_bar", "run_dir", "check_parameters",
+]
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -1,6 +1,7 @@
 """Each converter on small files made here, in the published layouts."""
 
 import io
+import re
 import tarfile
 import zipfile
 
@@ -155,3 +156,66 @@ def test_import_npz_checks_the_format(tmp_path, data_root):
     np.savez(bad, images=rng_images(3, size=64))
     with pytest.raises(DataError, match="must be 32x32"):
         import_npz(bad, "cifar10", "train")
+
+
+# ---- sources that are not there, or not what the converter reads: one line each --------------
+
+def run_cli(capsys, data_root, *args):
+    """``python -m inpaint_lib.data --root DATA_ROOT ARGS``, in this process: (exit status, stderr)."""
+    from inpaint_lib.data.__main__ import main
+    status = main(["--root", str(data_root), *args])
+    return status, capsys.readouterr().err
+
+
+def truncated_tarball(tmp_path):
+    whole = tmp_path / "whole.tar.gz"
+    with tarfile.open(whole, "w:gz") as tar:
+        raw = np.random.default_rng(0).integers(0, 256, 3073 * 50, dtype=np.uint8).tobytes()  # incompressible
+        info = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    cut = tmp_path / "cifar-10-binary.tar.gz"
+    cut.write_bytes(whole.read_bytes()[:len(raw) // 2])  # an interrupted download
+    return cut
+
+
+@pytest.mark.parametrize("command, source, message", [
+    ("tinyimagenet32", "nowhere", "does not exist; give the tiny-imagenet-200 folder or tiny-imagenet-200.zip"),
+    ("tinyimagenet32", "empty.zip", r"is not a readable zip archive \(0 bytes: empty, truncated or another format\); "
+                                    "download tiny-imagenet-200.zip again"),
+    ("tinyimagenet32", "notes.zip", r"is not a readable zip archive \(16 bytes"),
+    ("imagenet32", "nowhere", "does not exist; give the folder of the npz batches"),
+    ("imagenet32", "notes.zip", "is a file, but imagenet32 is converted from a folder"),
+    ("cifar10", "nowhere", "does not exist; give the CIFAR-10 binary tarball"),
+    ("cifar10", "empty.zip", r"is not a readable tar archive \(0 bytes: .*\); download cifar-10-binary.tar.gz again"),
+    ("cifar10", "notes.zip", r"is not a readable tar archive \(16 bytes"),
+    ("cifar10", "truncated", "is not a readable tar archive"),
+])
+def test_convert_a_missing_or_unreadable_source(tmp_path, data_root, capsys, command, source, message):
+    (tmp_path / "empty.zip").write_bytes(b"")
+    (tmp_path / "notes.zip").write_bytes(b"not an archive\r\n")
+    src = truncated_tarball(tmp_path) if source == "truncated" else tmp_path / source
+    status, err = run_cli(capsys, data_root, "convert", command, str(src))
+    assert status == 1 and err.startswith(f"error: {src} ") and err.count("\n") == 1, err
+    assert re.search(message, err), err
+    assert not any(data_root.iterdir()), "nothing is written"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("nowhere", "does not exist; give the path of a canonical npz file"),
+    ("folder", "is a folder; give the path of a canonical npz file"),
+    ("images.npy", r"holds a single array \(an .npy file\), not an npz archive"),
+])
+def test_import_npz_of_a_missing_or_wrong_file(tmp_path, data_root, capsys, source, message):
+    (tmp_path / "folder").mkdir()
+    np.save(tmp_path / "images.npy", rng_images(2))
+    status, err = run_cli(capsys, data_root, "import-npz", str(tmp_path / source), "cifar10", "test")
+    assert status == 1 and err.startswith(f"error: {tmp_path / source} ") and err.count("\n") == 1, err
+    assert re.search(message, err), err
+
+
+def test_tinyimagenet_with_a_file_missing(tmp_path, data_root):
+    base, _ = make_tiny_imagenet(tmp_path / "src")
+    (base / "val" / "val_annotations.txt").unlink()
+    with pytest.raises(DataError, match=r"tiny-imagenet-200 has no val/val_annotations\.txt; the download"):
+        convert_tinyimagenet(base)

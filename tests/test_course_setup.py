@@ -50,6 +50,17 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^test:.*\n(\t.*\n)*\t.*pytest --nbval.* notebooks solutions", makefile, re.M)
 
 
+def test_ci_lints_first_and_the_readme_command_still_runs_the_slow_tests():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make lint" in ci and ci.index("make lint") < ci.index("make test"), ".ci/run lints before it tests"
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^lint:.*\n\t.*ruff check inpaint_lib tests benchmarks$", makefile, re.M)
+    assert re.search(r'^test-fast:.*\n\t.*pytest -m "not slow" tests$', makefile, re.M)
+    test_recipe = re.search(r"^test:.*\n((\t.*\n)*)", makefile, re.M)[1]
+    assert "pytest tests" in test_recipe and "not slow" not in test_recipe, "`make test` runs every test"
+    assert "ruff" in lock_pins(), "ruff is pinned in requirements.lock like the rest of the stack"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_conventions(path):
     nb = nbformat.read(path, as_version=4)

@@ -180,3 +180,65 @@ def test_cli_lists_data_sets(data_root):
     bad = subprocess.run([sys.executable, "-m", "inpaint_lib.data", "--root", str(data_root), "convert",
                           "tinyimagenet32", str(data_root / "nowhere")], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+
+
+def test_every_data_set_names_its_splits_and_the_one_held_out():
+    assert {name: (info.splits, info.held_out) for name, info in data.DATASETS.items()} == {
+        "sample": (("train", "test"), "test"), "imagenet32": (("train", "val"), "val"),
+        "tinyimagenet32": (("train", "val"), "val"), "cifar10": (("train", "test"), "test")}
+    assert all(name == info.name for name, info in data.DATASETS.items())
+    assert data.held_out_split("tinyimagenet32") == "val" and data.held_out_split("cifar10") == "test"
+    with pytest.raises(ValueError, match="unknown data set 'imagenet64'; choose one of sample, imagenet32"):
+        data.held_out_split("imagenet64")
+    with pytest.raises(ValueError, match="held-out split 'test' is not one of"):
+        data.DatasetInfo("mine", ("train", "val"), "test", "make it")
+
+
+def test_a_registered_builder_makes_its_data_set_once_in_the_repository(data_root, tmp_path, monkeypatch):
+    from inpaint_lib.data import store
+    repo = tmp_path / "repo"
+    monkeypatch.setattr(store, "REPO_ROOT", repo)
+    monkeypatch.setattr(store, "_BUILDERS", {})
+    built = []
+
+    def build(root):
+        built.append(root)
+        return {split: save_split(root / "cifar10" / f"{split}.npz", random_images(3, seed=i))
+                for i, split in enumerate(("train", "test"))}
+
+    data.register_builder("cifar10", build)
+    assert np.array_equal(load_split("cifar10", "test"), random_images(3, seed=1))
+    assert np.array_equal(load_split("cifar10", "train"), random_images(3, seed=0))
+    assert built == [repo / "data"] and not any(data_root.iterdir()), "built once, outside the data root"
+    with pytest.raises(ValueError, match="unknown data set 'mine'"):
+        data.register_builder("mine", build)
+
+
+def test_the_store_is_a_leaf_and_the_sample_set_registers_itself():
+    import ast
+
+    from inpaint_lib.data import store
+    tree = ast.parse(open(store.__file__).read())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {"sample", "loader", "converters", "tensors"} & imported, imported
+    assert store._BUILDERS["sample"] is data.build_sample
+
+
+def test_save_split_is_written_whole_or_not_at_all(data_root, monkeypatch):
+    import os
+    path = data_root / "cifar10" / "test.npz"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    save_split(path, random_images(4))
+    assert synced, "the file is fsync-ed before it replaces the old one"
+
+    def savez_then_fail(f, **arrays):
+        f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", savez_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_split(path, random_images(4, seed=1))
+    assert np.array_equal(load_split("cifar10", "test"), random_images(4))
+    assert [p.name for p in path.parent.iterdir()] == ["test.npz"], "no temporary file is left behind"

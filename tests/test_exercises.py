@@ -25,7 +25,8 @@ def test_there_are_solutions_and_every_one_has_a_marked_block():
 def test_exercises_are_exactly_what_the_generator_makes(path):
     exercise = REPO / "exercises" / path.name
     assert exercise.exists(), f"exercises/{path.name} is missing: run `make exercises`"
-    assert exercise.read_text() == exercise_text(path), f"exercises/{path.name} was edited by hand: run `make exercises`"
+    assert exercise.read_text() == exercise_text(path), \
+        f"exercises/{path.name} was edited by hand: run `make exercises`"
 
 
 def test_no_exercise_without_a_solution():
@@ -34,7 +35,8 @@ def test_no_exercise_without_a_solution():
 
 def test_strip_solution_keeps_indentation_and_the_rest():
     source = f"def f(x):\n    y = 1\n    {BEGIN}\n    return x + y\n    {END}\nprint(f)"
-    assert strip_solution(source) == "def f(x):\n    y = 1\n    # YOUR CODE HERE\n    raise NotImplementedError()\nprint(f)"
+    expected = "def f(x):\n    y = 1\n    # YOUR CODE HERE\n    raise NotImplementedError()\nprint(f)"
+    assert strip_solution(source) == expected
 
 
 @pytest.mark.parametrize("source, message", [
@@ -51,7 +53,8 @@ def test_bad_markers_name_the_notebook_and_cell(source, message):
 def test_generated_notebooks_are_clean():
     cell = nbformat.v4.new_code_cell(f"{BEGIN}\nx = 1\n{END}", execution_count=3,
                                      outputs=[nbformat.v4.new_output("stream", text="hi")])
-    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3-custom", "display_name": "mine"}})
+    kernelspec = {"name": "python3-custom", "display_name": "mine"}
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": kernelspec})
     out = make_exercise(nb)
     assert out.metadata.kernelspec.name == "python3"
     assert out.cells[0].outputs == [] and out.cells[0].execution_count is None
@@ -59,6 +62,7 @@ def test_generated_notebooks_are_clean():
     assert nb.cells[0].outputs, "the solution itself is left untouched"
 
 
+@pytest.mark.slow  # starts a Jupyter kernel per notebook
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_exercise_stops_with_not_implemented_in_its_first_marked_cell(path):
     from nbclient import NotebookClient
@@ -142,6 +146,7 @@ def wrong_answer(path: Path, mutation: dict) -> str:
 CASES = [(name, m) for name, ms in MUTATIONS.items() for m in ms]
 
 
+@pytest.mark.slow  # executes a solution notebook's cells twice per wrong answer
 @pytest.mark.parametrize("name, mutation", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_checks_catch_wrong_answers_and_say_what_is_wrong(name, mutation):
     path = REPO / "solutions" / f"{name}.ipynb"

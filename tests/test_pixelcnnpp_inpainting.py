@@ -141,7 +141,7 @@ def test_training_mode_is_restored():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(mask=torch.zeros(8, 8, dtype=torch.bool)), "no missing pixel"),
+    (dict(mask=torch.zeros(8, 8, dtype=torch.bool)), "leaves nothing missing"),
     (dict(mask=torch.ones(8, 8, dtype=torch.bool)), r"sample\("),
     (dict(images=torch.zeros(1, 3, 16, 16)), r"\(B, 3, 8, 8\)"),
     (dict(images=torch.zeros(1, 1, 8, 8)), r"\(B, 3, 8, 8\)"),
@@ -164,6 +164,22 @@ def test_per_image_mask_with_an_empty_image_is_refused():
     mask[1] = False
     with pytest.raises(ValueError, match="image 1"):
         inpaint(tiny_model(1, 8), images(2, 8), mask)
+    mask[1] = True  # image 1 all missing: nothing to condition on, although image 0 has a known half
+    with pytest.raises(ValueError, match=r"leaves nothing known in image 1; .*sample\(model, n\)"):
+        inpaint(tiny_model(1, 8), images(2, 8), mask)
+
+
+def test_score_completions_checks_the_mask_against_the_images_not_the_stack():
+    model, x = tiny_model(1, 8), images(2, 8)
+    completions = x.expand(3, -1, -1, -1, -1)               # n = 3 completions of B = 2 images
+    per_image = lower_half(8, 8).repeat(2, 1, 1)
+    torch.testing.assert_close(score_completions(model, completions, per_image),
+                               score_completions(model, completions, lower_half(8, 8)))
+    with pytest.raises(ValueError, match=r"does not fit images of shape \(2, 3, 8, 8\)"):
+        score_completions(model, completions, lower_half(8, 8).repeat(6, 1, 1))
+    per_image[0] = False
+    with pytest.raises(ValueError, match="leaves nothing missing in image 0; the conditional likelihood"):
+        score_completions(model, completions, per_image)
 
 
 # -- conditional likelihood -----------------------------------------------------------------------
@@ -195,7 +211,7 @@ def test_conditional_bpd_with_nothing_known_is_the_unconditional_bpd():
 def test_conditional_bpd_refuses_a_mask_that_is_not_a_raster_suffix():
     with pytest.raises(ValueError, match="raster order"):
         conditional_bits_per_dim(tiny_model(1, 16), images(1, 16), centre_square(16, 16, size=4))
-    with pytest.raises(ValueError, match="no missing pixel"):
+    with pytest.raises(ValueError, match="leaves nothing missing"):
         conditional_bits_per_dim(tiny_model(1, 16), images(1, 16), torch.zeros(16, 16, dtype=torch.bool))
 
 

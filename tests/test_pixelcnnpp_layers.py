@@ -5,9 +5,18 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from inpaint_lib.pixelcnnpp import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2d, DownShiftedConv2d,
-                                    DownShiftedConvTranspose2d, GatedResNet, concat_elu, down_shift,
-                                    image_and_border, right_shift)
+from inpaint_lib.pixelcnnpp import (
+    NIN,
+    DownRightShiftedConv2d,
+    DownRightShiftedConvTranspose2d,
+    DownShiftedConv2d,
+    DownShiftedConvTranspose2d,
+    GatedResNet,
+    concat_elu,
+    down_shift,
+    image_and_border,
+    right_shift,
+)
 from inpaint_lib.pixelcnnpp.layers import ElementDropout
 
 

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_lib.pixelcnnpp import (bits_per_dim, channel_log_probs, discretized_mix_logistic_log_prob,
-                                    discretized_mix_logistic_loss)
+from inpaint_lib.pixelcnnpp import (
+    bits_per_dim,
+    channel_log_probs,
+    discretized_mix_logistic_log_prob,
+    discretized_mix_logistic_loss,
+)
 
 # golden_path (tests/conftest.py) locates ../shared/reference/dmol_golden.npz ($INPAINT_SHARED
 # overrides); it skips when the file is absent, and fails instead when INPAINT_REQUIRE_SHARED=1.
@@ -46,7 +50,8 @@ def test_golden_gradient_float64(golden):
     x, l = inputs(golden, torch.float64)
     l.requires_grad_(True)
     discretized_mix_logistic_loss(x, l).backward()
-    np.testing.assert_allclose(l.grad.numpy(), golden["grad_l_random_f64"].astype(np.float64), rtol=2 ** -23, atol=1e-14)
+    np.testing.assert_allclose(l.grad.numpy(), golden["grad_l_random_f64"].astype(np.float64),
+                               rtol=2 ** -23, atol=1e-14)
 
 
 def test_golden_float32(golden):

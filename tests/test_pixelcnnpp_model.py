@@ -17,20 +17,18 @@ def test_parameter_parity_with_the_reference_implementations():
     assert n_params(PixelCNNpp()) == 53_659_080
 
 
-def test_output_shape_and_batch_size_independence():
-    torch.manual_seed(0)
-    model = PixelCNNpp(nr_resnet=1, nr_filters=8, nr_logistic_mix=5).eval()
-    x = torch.rand(3, 3, S, S) * 2 - 1
+def test_output_shape_and_batch_size_independence(tiny_pixelcnnpp, random_images):
+    model = tiny_pixelcnnpp(nr_logistic_mix=5)
+    x = random_images(3)
     out = model(x)
     assert out.shape == (3, 50, S, S)
     one_by_one = torch.cat([model(x[i:i + 1]) for i in range(3)])        # no state tied to a batch size
     torch.testing.assert_close(out, one_by_one, atol=1e-5, rtol=1e-5)
 
 
-def test_under_bf16_autocast_the_mixture_parameters_stay_float32():
-    torch.manual_seed(0)
-    model = PixelCNNpp(nr_resnet=1, nr_filters=8, nr_logistic_mix=5).eval()
-    x = torch.rand(2, 3, S, S) * 2 - 1
+def test_under_bf16_autocast_the_mixture_parameters_stay_float32(tiny_pixelcnnpp, random_images):
+    model = tiny_pixelcnnpp(nr_logistic_mix=5)
+    x = random_images(2)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(x)
         inner = model.nin_out(torch.zeros(1, 8, 2, 2))  # any other layer call is autocast as usual
@@ -55,8 +53,8 @@ def future_gradients(model, positions):
     return grad[future], grad[~future]
 
 
-def test_causality_small_model_every_position():
-    model = PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2).eval()
+def test_causality_small_model_every_position(tiny_pixelcnnpp):
+    model = tiny_pixelcnnpp(nr_filters=4, nr_logistic_mix=2)
     past_seen = 0
     for start in range(0, S * S, 256):
         future, past = future_gradients(model, list(range(start, start + 256)))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ..utils import REPO_ROOT
 
+__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "lecture_notebooks", "run_notebook", "demo", "main"]
+
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
 

@@ -24,6 +24,9 @@ import nbformat
 
 from ..utils import REPO_ROOT
 
+__all__ = ["BEGIN", "END", "KERNELSPEC", "MarkerError", "strip_solution", "has_marker", "make_exercise",
+           "exercise_text", "write_exercises", "main"]
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 

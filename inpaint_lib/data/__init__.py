@@ -9,14 +9,14 @@ Canonical format (every loader and converter reads or writes it)::
 ``x = pixel / 127.5 - 1``.
 """
 
-from .store import (DATASETS, DataError, DatasetNotFound, data_root, dataset_path, held_out_split, load_split,
-                    save_split, validate_images)
-from .tensors import to_float, to_uint8
 from .loader import BatchLoader, ImageDataset, make_loader
-from .sample import SAMPLE_PHOTOS, build_sample
+from .sample import SAMPLE_PHOTOS, build_sample  # importing it registers the sample set's builder with the store
+from .store import (DATASETS, DataError, DatasetInfo, DatasetNotFound, data_root, dataset_path, held_out_split,
+                    load_split, register_builder, save_split, validate_images)
+from .tensors import to_float, to_uint8
 
 __all__ = [
-    "DATASETS", "DataError", "DatasetNotFound", "data_root", "dataset_path", "held_out_split", "load_split", "save_split",
-    "validate_images", "to_float", "to_uint8", "BatchLoader", "ImageDataset", "make_loader",
-    "SAMPLE_PHOTOS", "build_sample",
+    "DATASETS", "DataError", "DatasetInfo", "DatasetNotFound", "data_root", "dataset_path", "held_out_split",
+    "load_split", "register_builder", "save_split", "validate_images", "to_float", "to_uint8", "BatchLoader",
+    "ImageDataset", "make_loader", "SAMPLE_PHOTOS", "build_sample",
 ]

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             print(f"data root: {data_root(args.root)}")
-            for name, (splits, how) in DATASETS.items():
-                for split in splits:
+            for name, info in DATASETS.items():
+                for split in info.splits:
                     path = dataset_path(name, split, args.root)
                     size = f"{len(load_split(name, split, args.root)):>9,} images" if path.exists() else "  missing"
                     print(f"  {name:15s} {split:6s} {size}  {path}")

@@ -1,16 +1,20 @@
 """Converters from the published forms of each data set to the canonical npz store.
 
 Every converter writes ``<root>/<name>/<split>.npz`` (uint8 (N, 32, 32, 3) RGB, int64 labels
-where the source has them), shows a progress bar, and never unpickles anything.
+where the source has them), shows a progress bar, and never unpickles anything. A source that is
+not there, or is not what the converter reads (an empty or damaged archive, a file where a folder
+belongs), stops it with one :class:`DataError` line naming the path and what to give instead.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,19 @@ from PIL import Image
 from tqdm import tqdm
 
 from .store import NPZ_READ_ERRORS, DataError, data_root, dataset_path, read_npz, save_split
+
+
+def _existing(src: str | os.PathLike, what: str) -> Path:
+    """``src`` as a path, or a :class:`DataError` when nothing is there; ``what`` is what to give instead."""
+    src = Path(src)
+    if not src.exists():
+        raise DataError(f"{src} does not exist; give {what}")
+    return src
+
+
+def _not_an_archive(src: Path, kind: str, fix: str) -> DataError:
+    return DataError(f"{src} is not a readable {kind} archive ({src.stat().st_size:,} bytes: empty, truncated or "
+                     f"another format); {fix}")
 
 
 def _rgb32(image: Image.Image) -> np.ndarray:
@@ -29,6 +46,18 @@ def _rgb32(image: Image.Image) -> np.ndarray:
 
 
 # ---- imagenet32 ------------------------------------------------------------------------------
+
+IMAGENET32_SOURCES = ("the folder of the npz batches (train_data_batch_*.npz, val_data.npz) or of the unpacked "
+                      "PNG tarballs (train_32x32/, valid_32x32/)")
+
+
+def _imagenet32_folder(src: str | os.PathLike) -> Path:
+    src = _existing(src, IMAGENET32_SOURCES)
+    if not src.is_dir():
+        raise DataError(f"{src} is a file, but imagenet32 is converted from a folder (unpack the downloaded "
+                        f"tarballs first): give {IMAGENET32_SOURCES}")
+    return src
+
 
 def planar_to_images(data: np.ndarray) -> np.ndarray:
     """(N, 3072) rows laid out R plane, G plane, B plane (each 32x32 row-major) -> (N, 32, 32, 3)."""
@@ -51,7 +80,7 @@ def convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]
 
     Labels become 0..999 (the files store 1..1000).
     """
-    src = Path(src)
+    src = _imagenet32_folder(src)
     batches = sorted(src.glob("train_data_batch_*.npz"), key=lambda p: int(re.findall(r"\d+", p.name)[-1]))
     found = {"train": batches, "val": [src / "val_data.npz"] if (src / "val_data.npz").exists() else []}
     if not any(found.values()):
@@ -68,7 +97,7 @@ def convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]
 
 def convert_imagenet32_png(src: str | os.PathLike, root=None) -> dict[str, Path]:
     """The image-net.org/small PNG folders ``train_32x32/`` and ``valid_32x32/`` -> train / val (no labels)."""
-    src = Path(src)
+    src = _imagenet32_folder(src)
     written = {}
     for split, folder in (("train", "train_32x32"), ("val", "valid_32x32")):
         files = sorted((src / folder).glob("*.png"))
@@ -90,11 +119,21 @@ def convert_imagenet32(src: str | os.PathLike, root=None) -> dict[str, Path]:
 
 # ---- tinyimagenet32 ---------------------------------------------------------------------------
 
+TINYIMAGENET_SOURCES = "the tiny-imagenet-200 folder or tiny-imagenet-200.zip (Stanford CS231n)"
+
+
 class _Tree:
     """Read files of a folder or of a zip archive by their path below ``tiny-imagenet-200/``."""
 
     def __init__(self, src: Path):
-        self.zip = zipfile.ZipFile(src) if src.is_file() else None
+        src = _existing(src, TINYIMAGENET_SOURCES)
+        self.zip = None
+        if src.is_file():
+            try:
+                self.zip = zipfile.ZipFile(src)
+            except zipfile.BadZipFile:
+                raise _not_an_archive(src, "zip", "download tiny-imagenet-200.zip again, or give the unpacked "
+                                                  "tiny-imagenet-200 folder") from None
         names = self.zip.namelist() if self.zip else [str(p.relative_to(src)) for p in src.rglob("*") if p.is_file()]
         prefix = next((n[: n.index("wnids.txt")] for n in names if n.endswith("wnids.txt")), None)
         if prefix is None:
@@ -103,6 +142,9 @@ class _Tree:
         self.names = {n[len(prefix):] for n in names if n.startswith(prefix)}
 
     def read(self, name: str) -> bytes:
+        if name not in self.names:
+            raise DataError(f"{self.src} has no {self.prefix}{name}; the download or unpacking is incomplete: "
+                            "get tiny-imagenet-200 again")
         return self.zip.read(self.prefix + name) if self.zip else (self.src / (self.prefix + name)).read_bytes()
 
 
@@ -112,7 +154,7 @@ def convert_tinyimagenet(src: str | os.PathLike, root=None) -> dict[str, Path]:
     ``train/<wnid>/images/*.JPEG`` -> train, ``val/images`` with ``val/val_annotations.txt`` -> val.
     The label is the class's index in sorted WordNet-id order.
     """
-    tree = _Tree(Path(src))
+    tree = _Tree(src)
     wnids = sorted(tree.read("wnids.txt").decode().split())
     label_of = {w: i for i, w in enumerate(wnids)}
     train = sorted(n for n in tree.names if n.startswith("train/") and n.endswith(".JPEG"))
@@ -156,10 +198,16 @@ def convert_cifar10(src: str | os.PathLike | None = None, root=None, download: b
         src = raw_dir / Path(CIFAR10_BINARY_URL).name
     if src is None:
         raise DataError("give the CIFAR-10 binary tarball or folder, or pass --download")
-    src = Path(src)
+    src = _existing(src, "the CIFAR-10 binary tarball (cifar-10-binary.tar.gz) or its unpacked folder, "
+                         "or pass --download")
     if src.is_file():
-        with tarfile.open(src) as tar:
-            files = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(".bin")}
+        try:
+            with tarfile.open(src) as tar:
+                files = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers()
+                         if m.name.endswith(".bin")}
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile):
+            raise _not_an_archive(src, "tar", "download cifar-10-binary.tar.gz again (or pass --download), or give "
+                                              "the unpacked folder") from None
     else:
         files = {p.name: p.read_bytes() for p in src.rglob("*.bin")}
     plan = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]}
@@ -179,9 +227,9 @@ def convert_cifar10(src: str | os.PathLike | None = None, root=None, download: b
 
 def import_npz(src: str | os.PathLike, name: str, split: str, root=None) -> Path:
     """Check an npz already in the canonical format and copy it to ``<root>/<name>/<split>.npz``."""
-    src = Path(src)
+    src = _existing(src, "the path of a canonical npz file")
     if not src.is_file():
-        raise DataError(f"{src} does not exist; give the path of a canonical npz file")
+        raise DataError(f"{src} is a folder; give the path of a canonical npz file in it")
     images, labels = read_npz(src)
     return save_split(dataset_path(name, split, root), images, labels)
 

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .store import save_split
+from .store import register_builder, save_split
 
 SAMPLE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
                  "motorcycle_left.png", "retina.jpg", "rocket.jpg")
@@ -88,3 +88,6 @@ def build_sample(root: Path) -> dict[str, Path]:
     """Write ``<root>/sample/{train,test}.npz`` and return their paths."""
     return {split: save_split(Path(root) / "sample" / f"{split}.npz", images)
             for split, images in sample_arrays().items()}
+
+
+register_builder("sample", build_sample)

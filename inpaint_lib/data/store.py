@@ -1,37 +1,78 @@
-"""The canonical npz store: where data sets live, how they are checked, read and written."""
+"""The canonical npz store: where data sets live, how they are checked, read and written.
+
+This module is a leaf of :mod:`inpaint_lib.data`: a data set that can be made offline (the
+``sample`` set) registers its builder here (:func:`register_builder`), and :func:`load_split`
+calls it on first use.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-IMAGE_SHAPE = (32, 32, 3)
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..utils import REPO_ROOT, atomic_write
 
-# name -> (splits, how to obtain it)
-DATASETS: dict[str, tuple[tuple[str, ...], str]] = {
-    "sample": (("train", "test"),
-               "it is built offline on first use: run `python -m inpaint_lib.data build-sample`"),
-    "imagenet32": (("train", "val"),
-                   "download the 32x32 downsampled ImageNet (npz batches or the PNG tarballs of "
-                   "image-net.org/small) and run `python -m inpaint_lib.data convert imagenet32 SRC`"),
-    "tinyimagenet32": (("train", "val"),
-                       "download tiny-imagenet-200.zip (Stanford CS231n) and run "
-                       "`python -m inpaint_lib.data convert tinyimagenet32 SRC`"),
-    "cifar10": (("train", "test"), "run `python -m inpaint_lib.data convert cifar10 --download`"),
-}
+IMAGE_SHAPE = (32, 32, 3)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A data set of the store: its splits, the one held out for evaluation, and how to get it."""
+
+    name: str
+    splits: tuple[str, ...]
+    held_out: str      # the split evaluation uses: "test", or "val" where there is no labelled test split
+    how_to_get: str    # the instructions a DatasetNotFound for this data set ends with
+
+    def __post_init__(self):
+        if self.held_out not in self.splits:
+            raise ValueError(f"data set {self.name!r}: held-out split {self.held_out!r} is not one of {self.splits}")
+
+
+DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
+    DatasetInfo("sample", ("train", "test"), "test",
+                "it is built offline on first use: run `python -m inpaint_lib.data build-sample`"),
+    DatasetInfo("imagenet32", ("train", "val"), "val",
+                "download the 32x32 downsampled ImageNet (npz batches or the PNG tarballs of "
+                "image-net.org/small) and run `python -m inpaint_lib.data convert imagenet32 SRC`"),
+    DatasetInfo("tinyimagenet32", ("train", "val"), "val",
+                "download tiny-imagenet-200.zip (Stanford CS231n) and run "
+                "`python -m inpaint_lib.data convert tinyimagenet32 SRC`"),
+    DatasetInfo("cifar10", ("train", "test"), "test",
+                "run `python -m inpaint_lib.data convert cifar10 --download`"),
+)}
+
+
+def dataset_info(dataset: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` of ``dataset``, or a ValueError naming the known data sets."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[dataset]
 
 
 def held_out_split(dataset: str) -> str:
     """The split a data set holds out for evaluation: ``test`` or ``val``."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[dataset][0][-1]
+    return dataset_info(dataset).held_out
+
+
+# data set -> build(root), which writes <root>/<data set>/<split>.npz for every split
+Builder = Callable[[Path], dict[str, Path]]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_builder(dataset: str, build: Builder) -> None:
+    """Let :func:`load_split` make ``dataset`` on first use with ``build(root)``.
+
+    ``build(root)`` must write ``<root>/<dataset>/<split>.npz`` for every split and return
+    their paths. :mod:`inpaint_lib.data.sample` registers the ``sample`` set at import.
+    """
+    _BUILDERS[dataset_info(dataset).name] = build
 
 
 class DataError(ValueError):
@@ -51,9 +92,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def dataset_path(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
     """``<root>/<dataset>/<split>.npz``, after checking that the data set and split are known."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
-    splits = DATASETS[dataset][0]
+    splits = dataset_info(dataset).splits
     if split not in splits:
         raise ValueError(f"data set {dataset!r} has no split {split!r}; its splits are {', '.join(splits)}")
     return data_root(root) / dataset / f"{split}.npz"
@@ -83,7 +122,11 @@ NPZ_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError
 
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataError(f"{path} holds a single array (an .npy file), not an npz archive; write it in the "
+                            "canonical format with inpaint_lib.data.save_split")
+        with npz:
             if "images" not in npz.files:
                 raise DataError(f"{path}: no 'images' array (has {', '.join(npz.files) or 'nothing'}); "
                                 "write it in the canonical format with inpaint_lib.data.save_split")
@@ -100,16 +143,16 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return images, labels
 
 
-def _sample_path(split: str, root) -> Path:
-    """The sample set is read from the data root when it is there; otherwise it is built (once) in
-    the repository's own ``data/``, never in a data root that may be a shared, read-only folder."""
-    path = data_root(root) / "sample" / f"{split}.npz"
+def _built_path(dataset: str, split: str, root) -> Path:
+    """A data set with a builder is read from the data root when it is there; otherwise it is
+    built (once) in the repository's own ``data/``, never in a data root that may be a shared,
+    read-only folder."""
+    path = data_root(root) / dataset / f"{split}.npz"
     if path.exists():
         return path
-    path = REPO_ROOT / "data" / "sample" / f"{split}.npz"
+    path = REPO_ROOT / "data" / dataset / f"{split}.npz"
     if not path.exists():
-        from .sample import build_sample
-        build_sample(REPO_ROOT / "data")
+        _BUILDERS[dataset](REPO_ROOT / "data")
     return path
 
 
@@ -117,17 +160,18 @@ def load_split(dataset: str, split: str, root: str | os.PathLike | None = None,
                with_labels: bool = False):
     """Read ``<root>/<dataset>/<split>.npz``: uint8 images (N, 32, 32, 3) [and int64 labels or None].
 
-    The ``sample`` data set is built on first use (offline, a few seconds). Any other missing
-    data set raises :class:`DatasetNotFound` saying where it was looked for and how to get it.
+    A data set with a registered builder (the ``sample`` set) is built on first use (offline, a few
+    seconds). Any other missing data set raises :class:`DatasetNotFound` saying where it was looked
+    for and how to get it.
     """
     path = dataset_path(dataset, split, root)
-    if dataset == "sample" and not path.exists():
-        path = _sample_path(split, root)
+    if not path.exists() and dataset in _BUILDERS:
+        path = _built_path(dataset, split, root)
     if not path.exists():
         folder = path.parent
         what = "is an empty folder" if folder.is_dir() and not any(folder.iterdir()) else "is not there"
         raise DatasetNotFound(f"data set {dataset!r} split {split!r}: {path} {what} "
-                              f"(data root {data_root(root)}, set by $INPAINT_DATA); {DATASETS[dataset][1]}")
+                              f"(data root {data_root(root)}, set by $INPAINT_DATA); {DATASETS[dataset].how_to_get}")
     images, labels = read_npz(path)
     if with_labels:
         return images, (labels.astype(np.int64) if labels is not None else None)
@@ -135,7 +179,8 @@ def load_split(dataset: str, split: str, root: str | os.PathLike | None = None,
 
 
 def save_split(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray | None = None) -> Path:
-    """Write images (and labels) to ``path`` in the canonical format, atomically (temp + rename)."""
+    """Write images (and labels) to ``path`` in the canonical format, whole or not at all
+    (:func:`inpaint_lib.utils.atomic_write`)."""
     path = Path(path)
     validate_images(images, str(path))
     arrays = {"images": np.ascontiguousarray(images)}
@@ -144,14 +189,6 @@ def save_split(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray |
         if labels.shape != (len(images),):
             raise DataError(f"{path}: {len(labels)} labels for {len(images)} images")
         arrays["labels"] = labels
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
     return path

@@ -312,7 +312,7 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
-def dropout_layers(net: nn.Module) -> list[nn.Dropout]:
+def _dropout_layers(net: nn.Module) -> list[nn.Dropout]:
     return [m for m in net.modules() if isinstance(m, nn.Dropout)]
 
 
@@ -322,7 +322,7 @@ def set_dropout(net: nn.Module, active: bool) -> nn.Module:
     With the generator in eval mode this draws a different completion per call: the
     stochastic pix2pix of the paper's test time, without batch statistics of the test batch.
     """
-    for m in dropout_layers(net):
+    for m in _dropout_layers(net):
         m.train(active)
     return net
 

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..masks import check_mask
 from .likelihood import discretized_mix_logistic_log_prob
 from .sampling import check_sampler, evaluating, fill_in_raster_order, quantize
 
@@ -49,24 +50,17 @@ def _check_images(model: torch.nn.Module, images: torch.Tensor, what: str = "ima
         raise ValueError(f"{what} must be float in [-1, 1], got dtype {images.dtype}; scale uint8 pixels as x / 127.5 - 1")
 
 
-def _check_mask(mask: torch.Tensor, batch: int, size: int) -> torch.Tensor:
-    """The mask as a (B, H, W) bool tensor, or a ValueError saying why it does not fit."""
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a bool tensor (True = missing), got "
-                         f"{mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__}")
-    if mask.shape == (size, size):
-        mask = mask.expand(batch, size, size)
-    elif mask.shape != (batch, size, size):
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit {batch} images of {size}x{size}; "
-                         f"expected ({size}, {size}) or ({batch}, {size}, {size})")
-    return mask
+def _per_image_mask(mask: torch.Tensor, images: torch.Tensor, **requirements) -> torch.Tensor:
+    """``mask`` checked against ``images`` (:func:`inpaint_lib.masks.check_mask`, with its ``requirements``),
+    as one (B, H, W) mask per image."""
+    mask = check_mask(mask, images, **requirements)
+    return mask.expand(images.shape[0], *mask.shape[-2:])
 
 
-def _require_some_missing(mask: torch.Tensor) -> None:
-    counts = mask.flatten(1).sum(dim=1)
-    if (counts == 0).any():
-        b = (counts == 0).nonzero()[0].item()
-        raise ValueError(f"the mask has no missing pixel (image {b}): there is nothing to inpaint")
+# how a message about a mask that leaves nothing missing (or, for inpainting, nothing known) ends
+_INPAINT_NEEDS = ("inpainting draws the missing pixels given the known ones (for unconditional samples use "
+                  "inpaint_lib.pixelcnnpp.sample(model, n))")
+_LIKELIHOOD_NEEDS = "the conditional likelihood is that of the missing pixels"
 
 
 # -- sampling -------------------------------------------------------------------------------------
@@ -94,11 +88,7 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     _check_images(model, images)
     size = model.image_size
     batch = images.shape[0]
-    mask = _check_mask(mask, batch, size)
-    _require_some_missing(mask)
-    if mask.flatten(1).all(dim=1).any():
-        raise ValueError("the mask marks every pixel missing: nothing is known to condition on; "
-                         "use inpaint_lib.pixelcnnpp.sampling.sample(model, n) for unconditional samples")
+    mask = _per_image_mask(mask, images, some_missing=True, some_known=True, why=_INPAINT_NEEDS)
     device = _model_device(model)
     if generator is not None and generator.device.type != device.type:
         raise ValueError(f"the generator is on {generator.device} but the model on {device}; "
@@ -116,7 +106,7 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
 
 
 def inpainting_method(model: torch.nn.Module, sampler: str = "fast", seed: int = 0):
-    """``method(masked, mask) -> one completion`` for :mod:`inpaint_lib.evaluation` and :mod:`inpaint_lib.comparison`.
+    """``method(masked, mask) -> one completion`` for :mod:`inpaint_lib.evaluation` (``evaluate``, ``complete``).
 
     Each call draws a new completion (one seeded generator runs through all calls), so calling
     the method n times gives n different completions of the same images, reproducibly.
@@ -162,8 +152,7 @@ def conditional_bits_per_dim(model: torch.nn.Module, images: torch.Tensor, mask:
     pixel missing gives the unconditional bits/dim.
     """
     _check_images(model, images)
-    mask = _check_mask(mask, images.shape[0], model.image_size)
-    _require_some_missing(mask)
+    mask = _per_image_mask(mask, images, some_missing=True, why=_LIKELIHOOD_NEEDS)
     _check_suffix(mask)
     return _conditional_bpd(model, images, mask)
 
@@ -187,8 +176,7 @@ def score_completions(model: torch.nn.Module, completions: torch.Tensor, mask: t
     n, batch = stack.shape[:2]
     flat = stack.reshape(n * batch, *stack.shape[2:])
     _check_images(model, flat, "each completion")
-    mask = _check_mask(mask, batch, model.image_size)
-    _require_some_missing(mask)
+    mask = _per_image_mask(mask, stack[0], some_missing=True, why=_LIKELIHOOD_NEEDS)
     _check_suffix(mask)
     if images is not None:
         _check_images(model, images, "images")

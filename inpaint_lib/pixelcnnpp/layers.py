@@ -10,7 +10,7 @@ PixelCNN++ keeps two streams of feature maps so that a pixel never sees itself o
   top and one column on the left.
 
 Neither shape has a blind spot, unlike the masked 3x3 convolutions of the original PixelCNN
-(:mod:`inpaint_lib.pixelcnn`).
+(:mod:`.original_pixelcnn`).
 
 Every convolution and the 1x1 "network in network" layer is weight-normalised (Salimans & Kingma
 2016): ``w = g * v / ||v||``, the norm taken per output filter, through PyTorch's parametrization
@@ -45,7 +45,7 @@ def concat_elu(x: torch.Tensor) -> torch.Tensor:
 
 
 class _ConcatELU(torch.autograd.Function):
-    """concat_elu with a hand-written backward: 4x faster on a CPU than ``F.elu`` of a concatenation.
+    """concat_elu with a hand-written backward, faster on a CPU than ``F.elu`` of a concatenation.
 
     Forward: with ``y = [x, -x]``, ``elu(y) = max(y, 0) + exp(min(y, 0)) - 1`` (PyTorch's CPU
     ``elu`` is not vectorised; ``exp`` is). Backward: ``elu'(y) = 1`` where ``y > 0`` and
@@ -75,7 +75,7 @@ class ElementDropout(nn.Module):
     ``nn.Dropout`` does this too, but its Bernoulli sampler is slow on a CPU. There the mask
     is made from 16 random bits per element, ``keep = bits >= t`` with ``t`` the 16-bit
     threshold nearest to p (exact for p = 0.5; ``P(keep)`` is the exact rate the threshold
-    gives), about 7x faster. Elsewhere ``nn.functional.dropout`` is used as it is.
+    gives), which costs far less. Elsewhere ``nn.functional.dropout`` is used as it is.
     """
 
     def __init__(self, p: float = 0.5):

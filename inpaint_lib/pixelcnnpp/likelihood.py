@@ -38,7 +38,7 @@ def softplus(t: torch.Tensor) -> torch.Tensor:
 
     The same function as ``F.softplus`` (including its switch to the identity above 20, which
     the reference gradients carry), written with ``exp`` and ``log``, which PyTorch vectorises
-    on a CPU; its ``softplus`` kernel is several times slower there.
+    on a CPU; its ``softplus`` kernel is slower there.
     """
     return torch.where(t > SOFTPLUS_THRESHOLD, t, t.clamp(min=0) + torch.log(1.0 + torch.exp(-t.abs())))
 
