@@ -24,7 +24,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> str:
-    return (f"{platform.machine()} {platform.processor() or ''} ({__import__('os').cpu_count()} cores), {torch.get_num_threads()} threads, "
+    return (f"{platform.machine()} {platform.processor() or ''} ({__import__('os').cpu_count()} cores), "
+            f"{torch.get_num_threads()} threads, "
             f"python {platform.python_version()}, torch {torch.__version__}")
 
 
@@ -41,7 +42,8 @@ def main() -> None:
     table = ResultsTable()
     start = time.perf_counter()
     for name, method in baselines.make_baselines(train).items():
-        table.add(name, args.dataset, args.split, evaluate(method, args.dataset, args.split, n_images=args.n_images, progress=False))
+        scores = evaluate(method, args.dataset, args.split, n_images=args.n_images, progress=False)
+        table.add(name, args.dataset, args.split, scores)
     seconds = time.perf_counter() - start
     text = (f"\n## {args.dataset}/{args.split} — {datetime.date.today()} — {machine()}\n\n"
             f"train: {args.dataset}/{args.train_split} ({len(train)} images); total {seconds:.0f} s\n\n"

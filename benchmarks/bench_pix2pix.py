@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pix2pix import Pix2PixTrainer, make_config  # noqa: E402
-from recording import machine, report  # benchmarks/recording.py
+from recording import machine, report  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "pix2pix.jsonl"
 REFERENCE_CPU_IT_S = 4.3

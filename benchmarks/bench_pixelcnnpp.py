@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pixelcnnpp import PixelCNNpp, discretized_mix_logistic_loss  # noqa: E402
-from recording import append_result, machine  # benchmarks/recording.py
+from recording import append_result, machine  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "pixelcnnpp.jsonl"
 CONFIGS = {"small": dict(nr_resnet=1, nr_filters=32), "seed": dict(nr_resnet=5, nr_filters=160)}

@@ -37,7 +37,7 @@ from inpaint_lib.masks import lower_half  # noqa: E402
 from inpaint_lib.pixelcnnpp.inpainting import inpaint  # noqa: E402
 from inpaint_lib.pixelcnnpp.model import PixelCNNpp  # noqa: E402
 from inpaint_lib.pixelcnnpp.sampling import sample  # noqa: E402
-from recording import machine, report  # benchmarks/recording.py
+from recording import machine, report  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "sampling.jsonl"
 

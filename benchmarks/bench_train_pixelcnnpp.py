@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import torch
 
-from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, make_config
+from inpaint_lib.pixelcnnpp import PixelCNNppConfig, PixelCNNppTrainer, make_config
+from inpaint_lib.training import parse_overrides
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,7 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.machine()} {platform.processor() or 'cpu'}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    return (f"{platform.machine()} {platform.processor() or 'cpu'}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} threads")
 
 
 def main() -> None:
@@ -48,11 +51,13 @@ def main() -> None:
     parser.add_argument("--eval-images", type=int, default=None, help="test images per evaluation (default all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides (python literals)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    import ast
-    overrides = {k: ast.literal_eval(v) for k, v in (pair.split("=", 1) for pair in args.set)}
+    try:
+        overrides = parse_overrides(args.set, PixelCNNppConfig)
+    except ValueError as err:
+        parser.error(str(err))
     if args.dataset:
         overrides["dataset"] = args.dataset
     budget = args.time_budget
@@ -63,9 +68,9 @@ def main() -> None:
                          checkpoint_every=10 ** 9, **overrides)
     trainer = PixelCNNppTrainer(config)
     start = time.perf_counter()
-    log = trainer.fit(progress=False)
+    log = trainer.fit()
     wall = time.perf_counter() - start
-    rates = [float(r["images_per_s"]) for r in log if int(r["step"]) > args.warmup]
+    rates = [rate for step, rate in zip(log["step"], log["images_per_s"], strict=True) if step > args.warmup]
     result = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(trainer.device),
         "torch": torch.__version__, "preset": args.preset, "dataset": config.dataset,
@@ -75,9 +80,9 @@ def main() -> None:
         "images_per_s_median": round(statistics.median(rates), 2) if rates else None,
     }
     if budget:
-        result["curve"] = [(round(float(r["seconds"]), 1), round(float(r["test_bpd"]), 4))
-                           for r in log if r.get("test_bpd") not in (None, "")]
-        result["final_test_bpd"] = trainer.evaluate(args.eval_images)
+        result["curve"] = [(round(seconds, 1), round(bpd, 4))
+                           for seconds, bpd in zip(log["seconds"], log["test_bpd"], strict=True) if not math.isnan(bpd)]
+        result["final_test_bpd"] = trainer.evaluate(args.eval_images)["bpd"]
     print(json.dumps(result, indent=1))
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "train_pixelcnnpp.jsonl", "a") as f:

@@ -28,9 +28,9 @@ Along the way a curve (metric against training seconds) is taken on the first
 from __future__ import annotations
 
 import argparse
-import ast
 import datetime
 import json
+import math
 import sys
 import tempfile
 import time
@@ -42,6 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib import data  # noqa: E402
+from inpaint_lib.pix2pix import Pix2PixConfig  # noqa: E402
+from inpaint_lib.pixelcnnpp import PixelCNNppConfig  # noqa: E402
+from inpaint_lib.training import parse_overrides  # noqa: E402
 from recording import machine, report  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "time_to_quality.jsonl"
@@ -50,40 +53,26 @@ REFERENCE = {"pixelcnnpp": "4.27 bits/dim (conditional 4.27)", "pix2pix": "L1x10
              "l1": "L1x100 32.7, PSNR 14.3 dB"}
 
 
-def parse_overrides(pairs: list[str]) -> dict:
-    overrides = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[key] = value
-    return overrides
-
-
 def run_pixelcnnpp(args, overrides: dict, run_dir: str) -> dict:
     from inpaint_lib.masks import get_mask
-    from inpaint_lib.pixelcnnpp import conditional_bits_per_dim
-    from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, make_config
+    from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, conditional_bits_per_dim, make_config
 
     config = make_config(args.preset, dataset=args.dataset, test_split=args.split, device="cpu", run_dir=run_dir,
                          time_budget_s=args.budget, max_steps=10 ** 9, epochs=None, log_every=50,
                          eval_every=args.curve_every_steps, eval_images=args.curve_images,
                          checkpoint_every=10 ** 9, sample_every=0, **overrides)
     trainer = PixelCNNppTrainer(config)
-    log = trainer.fit(progress=False)
-    curve = [(round(float(r["seconds"]), 1), int(r["step"]), round(float(r["test_bpd"]), 4)) for r in log
-             if r.get("test_bpd") not in (None, "")]
+    log = trainer.fit()
+    curve = [(round(seconds, 1), int(step), round(bpd, 4))
+             for seconds, step, bpd in zip(log["seconds"], log["step"], log["test_bpd"], strict=True)
+             if not math.isnan(bpd)]
     started = time.perf_counter()
-    bpd = trainer.evaluate(args.eval_images)
+    bpd = trainer.evaluate(args.eval_images)["bpd"]
     images = data.to_float(data.load_split(args.dataset, args.split)[: args.eval_images])
     conditional, mask = [], get_mask("lower_half")
-    with torch.no_grad(), trainer.ema.applied(trainer.model):
-        trainer.model.eval()
+    with torch.no_grad():
         for start in range(0, len(images), 100):
-            conditional.append(conditional_bits_per_dim(trainer.model, images[start: start + 100], mask))
+            conditional.append(conditional_bits_per_dim(trainer.inference_model, images[start: start + 100], mask))
     return {"config": config.to_dict(), "steps": trainer.step, "train_seconds": round(trainer.train_seconds, 1),
             "images_per_s": round(trainer.step * config.batch_size / trainer.train_seconds, 1),
             "curve": {"columns": ["seconds", "step", f"bpd_first_{args.curve_images}"], "points": curve},
@@ -145,7 +134,8 @@ def main() -> None:
                         help="steps between points of the curve (default 500 for pixelcnnpp, 1000 for pix2pix/l1)")
     parser.add_argument("--label", default="demo preset", help="what this run tries (for the ablation table)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
-    parser.add_argument("--run-dir", default=None, help="keep the run (checkpoint, log) here; default: a temporary folder")
+    parser.add_argument("--run-dir", default=None,
+                        help="keep the run (checkpoint, log) here; default: a temporary folder")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--report", action="store_true", help="print the recorded runs and exit")
     args = parser.parse_args()
@@ -159,7 +149,11 @@ def main() -> None:
     pixelcnnpp = args.method == "pixelcnnpp"
     args.eval_images = args.eval_images or (2000 if pixelcnnpp else None)
     args.curve_every_steps = args.curve_every_steps or (500 if pixelcnnpp else 1000)
-    overrides = parse_overrides(args.set)
+    config_class = PixelCNNppConfig if pixelcnnpp else Pix2PixConfig
+    try:
+        overrides = parse_overrides(args.set, config_class)
+    except ValueError as err:
+        parser.error(str(err))
     train = run_pixelcnnpp if pixelcnnpp else run_pix2pix
     if args.run_dir:  # keep the trained model (notebook 06 can load it from here)
         figures = train(args, overrides, args.run_dir)
@@ -168,7 +162,8 @@ def main() -> None:
             figures = train(args, overrides, run_dir)
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
               "torch": torch.__version__, "threads": args.threads, "method": args.method, "label": args.label,
-              "preset": args.preset, "overrides": overrides, "dataset": args.dataset, "split": args.split, "budget_s": args.budget,
+              "preset": args.preset, "overrides": overrides, "dataset": args.dataset, "split": args.split,
+              "budget_s": args.budget,
               **figures, "reference": REFERENCE[args.method]}
     report(RESULTS, result, record=not args.no_record)
 

@@ -36,7 +36,7 @@ def _need(path: Path, what: str) -> Path:
 
 @pytest.fixture(scope="session")
 def golden_path() -> Path:
-    """The reference discretized-logistic-mixture inputs and outputs (DESIGN.md)."""
+    """The reference discretized-logistic-mixture inputs and outputs (../shared/reference/dmol_golden.npz)."""
     return _need(shared_dir() / "reference" / "dmol_golden.npz", "the golden likelihood file")
 
 

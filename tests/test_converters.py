@@ -10,8 +10,13 @@ import pytest
 from PIL import Image
 
 from inpaint_lib.data import DataError, load_split
-from inpaint_lib.data.converters import (convert_cifar10, convert_imagenet32, convert_tinyimagenet, import_npz,
-                                         planar_to_images)
+from inpaint_lib.data.converters import (
+    convert_cifar10,
+    convert_imagenet32,
+    convert_tinyimagenet,
+    import_npz,
+    planar_to_images,
+)
 
 
 def rng_images(n, size=32, seed=0):
@@ -112,7 +117,7 @@ def test_tinyimagenet_folder_or_zip(tmp_path, data_root, as_zip):
     for split in ("train", "val"):
         images, labels = load_split("tinyimagenet32", split, with_labels=True)
         assert labels.tolist() == [lab for _, lab in expected[split]]
-        for got, (img64, _) in zip(images, expected[split]):
+        for got, (img64, _) in zip(images, expected[split], strict=True):
             assert np.abs(got.astype(int) - box_mean(img64).astype(int)).max() <= 1
 
 
@@ -122,7 +127,7 @@ def test_tinyimagenet_rejects_other_folders(tmp_path, data_root):
 
 
 def cifar_records(images, labels):
-    return b"".join(bytes([lab]) + planar(img[None]).tobytes() for img, lab in zip(images, labels))
+    return b"".join(bytes([lab]) + planar(img[None]).tobytes() for img, lab in zip(images, labels, strict=True))
 
 
 def test_cifar10_binary_tarball(tmp_path, data_root):

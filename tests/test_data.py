@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from inpaint_lib import data
-from inpaint_lib.data import (BatchLoader, DataError, DatasetNotFound, ImageDataset, load_split, make_loader,
-                              save_split, to_float, to_uint8)
+from inpaint_lib.data import (
+    BatchLoader,
+    DataError,
+    DatasetNotFound,
+    ImageDataset,
+    load_split,
+    make_loader,
+    save_split,
+    to_float,
+    to_uint8,
+)
 from inpaint_lib.data.sample import sample_arrays
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -92,7 +101,8 @@ def test_to_float_and_back_are_exact():
     x = to_float(images)
     assert x.shape == (5, 3, 32, 32) and x.dtype == torch.float32
     assert x.min() >= -1 and x.max() <= 1
-    assert to_float(np.array([[[[0, 255, 128]]]], dtype=np.uint8)).flatten().tolist() == pytest.approx([-1.0, 1.0, 128 / 127.5 - 1], abs=1e-6)
+    levels = to_float(np.array([[[[0, 255, 128]]]], dtype=np.uint8)).flatten().tolist()
+    assert levels == pytest.approx([-1.0, 1.0, 128 / 127.5 - 1], abs=1e-6)
     assert np.array_equal(to_uint8(x).numpy(), images)
     with pytest.raises(ValueError, match="uint8 images of shape"):
         to_float(images.astype(np.float32))
@@ -145,7 +155,7 @@ def test_ranks_split_each_global_batch():
 def test_batches_can_start_part_way_through_an_epoch():
     loader = BatchLoader(random_images(10), 3, seed=2)
     loader.set_epoch(4)
-    assert all(torch.equal(a, b) for a, b in zip(list(loader)[2:], loader.batches(start=2)))
+    assert all(torch.equal(a, b) for a, b in zip(list(loader)[2:], loader.batches(start=2), strict=True))
 
 
 def test_make_loader_subset_is_seeded(data_root):
@@ -172,6 +182,7 @@ def test_real_tiny_imagenet(real_data_root):
     assert images.shape == (30_000, 32, 32, 3) and np.bincount(labels, minlength=200).tolist() == [150] * 200
 
 
+@pytest.mark.slow
 def test_cli_lists_data_sets(data_root):
     save_split(data_root / "cifar10" / "test.npz", random_images(3))
     out = subprocess.run([sys.executable, "-m", "inpaint_lib.data", "--root", str(data_root), "list"],

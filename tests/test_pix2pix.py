@@ -21,7 +21,7 @@ from inpaint_lib.pix2pix import (
     set_dropout,
 )
 
-# ---------------------------------------------------------------- parity with the reference (DESIGN.md)
+# ---------------------------------------------------------------- parity with the reference implementation
 
 def test_unet_parameter_count_matches_reference():
     assert count_parameters(UnetGenerator(3, 3, num_downs=5, ngf=64, norm="batch", image_size=32)) == 16_659_075

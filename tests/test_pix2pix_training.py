@@ -11,36 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
-from inpaint_lib.data import save_split
+from conftest import make_smooth_images
 from inpaint_lib.evaluation import evaluate
 from inpaint_lib.pix2pix import PRESETS, Pix2PixTrainer, load_or_train, load_trainer, make_config, read_log
 from inpaint_lib.training import CHECKPOINT_NAME, step_linear_decay
 from inpaint_lib.training.__main__ import main as cli_main
+from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
 from inpaint_lib.training.config import parse_value
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def smooth_images(n: int, seed: int) -> np.ndarray:
-    """Horizontal colour ramps plus a little noise: the lower half follows from the upper half."""
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0, 1, 32)[None, :, None, None]
-    left, right = rng.uniform(0, 255, (n, 1, 1, 3)), rng.uniform(0, 255, (n, 1, 1, 3))
-    images = left * (1 - t) + right * t + rng.normal(0, 4, (n, 32, 32, 3))
-    return np.clip(images, 0, 255).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    """A data root whose ``sample`` set is 48 train and 16 test images."""
-    root = tmp_path_factory.mktemp("data")
-    save_split(root / "sample" / "train.npz", smooth_images(48, 0))
-    save_split(root / "sample" / "test.npz", smooth_images(16, 1))
-    return root
-
-
 def tiny(root, run_dir, **overrides):
+    """A small Pix2Pix config on conftest's ``tiny_root`` (its sample set: 48 train, 16 test colour ramps)."""
     settings = dict(data_root=str(root), run_dir=str(run_dir), ngf=8, ndf=8, batch_size=8, max_steps=4, log_every=2,
                     sample_every=2, checkpoint_every=2, n_samples=4, progress=False, device="cpu")
     return make_config("demo", **{**settings, **overrides})
@@ -48,7 +31,7 @@ def tiny(root, run_dir, **overrides):
 
 def fixed_batch(n: int = 8) -> torch.Tensor:
     from inpaint_lib.data import to_float
-    return to_float(smooth_images(n, 2))
+    return to_float(make_smooth_images(n, 2))
 
 
 # ---------------------------------------------------------------- learning
@@ -123,7 +106,7 @@ def test_fit_writes_log_grids_checkpoint_and_serves_the_evaluation(tmp_path, tin
 
     reloaded = load_trainer(run, device="cpu")
     assert reloaded.step == 4
-    for a, b in zip(trainer.netG.state_dict().values(), reloaded.netG.state_dict().values()):
+    for a, b in zip(trainer.netG.state_dict().values(), reloaded.netG.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -146,7 +129,7 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, tiny_root
         a, b = straight.state_dict()[name], second.state_dict()[name]
         flat_a, flat_b = _tensors(a), _tensors(b)
         assert len(flat_a) == len(flat_b) > 0
-        for x, y in zip(flat_a, flat_b):
+        for x, y in zip(flat_a, flat_b, strict=True):
             assert torch.equal(x, y), name
     with open(tmp_path / "straight" / "log.csv") as f, open(tmp_path / "split" / "log.csv") as g:
         drop_time = [lambda r: {k: v for k, v in r.items() if k not in ("seconds", "images_per_s")}] * 2
@@ -249,6 +232,7 @@ def test_cli_rejects_unknown_keys(capsys):
     assert "unknown pix2pix setting 'lambda_L1'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_trains_and_resumes_in_a_subprocess(tmp_path, tiny_root):
     run = tmp_path / "cli"
     common = ["--run-dir", str(run), "--threads", "1", "--set", "ngf=8", "ndf=8", "batch_size=8", "log_every=1",
@@ -285,8 +269,8 @@ def test_load_or_train_loads_a_checkpoint_or_trains_or_says_what_to_run(tmp_path
     trainer, how = load_or_train(tmp_path / "run", config)
     assert trainer.step == 2 and how.startswith("no checkpoint") and (tmp_path / "run" / "checkpoint.pt").exists()
     again, how = load_or_train(tmp_path / "run", config)
-    assert how.startswith("loaded") and all(torch.equal(a, b) for a, b in
-                                            zip(again.netG.state_dict().values(), trainer.netG.state_dict().values()))
+    pairs = zip(again.netG.state_dict().values(), trainer.netG.state_dict().values(), strict=True)
+    assert how.startswith("loaded") and all(torch.equal(a, b) for a, b in pairs)
     with pytest.raises(FileNotFoundError, match="run notebook 02 or 03"):
         load_or_train(tmp_path / "nothing", config, train_missing=False)
 
@@ -295,9 +279,9 @@ def test_random_flip_mirrors_about_half_the_images_the_same_way_for_the_same_ste
     from inpaint_lib.pix2pix import random_flip
     images = torch.rand(64, 3, 8, 8)
     out = random_flip(images, seed=0, step=5)
-    mirrored = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
-    kept = [torch.equal(o, i) for o, i in zip(out, images)]
-    assert all(m or k for m, k in zip(mirrored, kept)) and 16 < sum(mirrored) < 48
+    mirrored = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images, strict=True)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True)) and 16 < sum(mirrored) < 48
     assert torch.equal(random_flip(images, seed=0, step=5), out)       # resumable: depends on (seed, step) only
     assert not torch.equal(random_flip(images, seed=0, step=6), out)
 
@@ -307,17 +291,18 @@ def test_random_shift_moves_each_image_down_and_sideways_and_keeps_the_lower_hal
     images = torch.rand(64, 3, 16, 16)
     out = random_shift(images, 3, seed=0, step=5)
     moves = []
-    for o, i in zip(out, images):
+    for o, i in zip(out, images, strict=True):
         # find the (dy, dx) that explains the lower half, where only pixels of the photograph may land
         found = [(dy, dx) for dy in range(4) for dx in range(-3, 4)
-                 if torch.equal(o[:, 8:, max(dx, 0): 16 + min(dx, 0)], i[:, 8 - dy: 16 - dy, max(-dx, 0): 16 - max(dx, 0)])]
+                 if torch.equal(o[:, 8:, max(dx, 0): 16 + min(dx, 0)],
+                                i[:, 8 - dy: 16 - dy, max(-dx, 0): 16 - max(dx, 0)])]
         assert len(found) == 1
         moves.append(found[0])
-    dys, dxs = zip(*moves)
+    dys, dxs = zip(*moves, strict=True)
     assert set(dys) == {0, 1, 2, 3} and set(dxs) == set(range(-3, 4))  # every move is drawn
     # the rows a downward move brings in are mirrored ones, at the top: row r < dy shows row dy - r
     row_index = torch.arange(16.0)[None, None, :, None].expand(64, 3, 16, 16)
-    for o, dy in zip(random_shift(row_index, 3, seed=0, step=5), dys):
+    for o, dy in zip(random_shift(row_index, 3, seed=0, step=5), dys, strict=True):
         assert o[0, :, 0].tolist() == [abs(r - dy) for r in range(16)]
     assert torch.equal(random_shift(images, 3, seed=0, step=5), out)   # resumable: depends on (seed, step) only
     assert not torch.equal(random_shift(images, 3, seed=0, step=6), out)
@@ -345,13 +330,13 @@ def test_the_generator_average_follows_g_survives_a_checkpoint_and_completes(tmp
     average = trainer.ema.module
     before = [p.clone() for p in average.parameters()]
     trainer.train_step(fixed_batch())
-    for old, ema, live in zip(before, average.parameters(), trainer.netG.parameters()):
+    for old, ema, live in zip(before, average.parameters(), trainer.netG.parameters(), strict=True):
         assert torch.allclose(ema, 0.1 * old + 0.9 * live)
-    assert all(torch.equal(a, b) for a, b in zip(average.buffers(), trainer.netG.buffers()))
+    assert all(torch.equal(a, b) for a, b in zip(average.buffers(), trainer.netG.buffers(), strict=True))
     assert trainer.inference_model is average
     trainer.save()
     loaded = load_trainer(tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(loaded.ema.module.parameters(), average.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.ema.module.parameters(), average.parameters(), strict=True))
     masked = fixed_batch()
     assert torch.equal(loaded.complete(masked), trainer.complete(masked))
     plain = Pix2PixTrainer(tiny(tiny_root, tmp_path / "plain", ema_decay=0.0))
@@ -364,6 +349,7 @@ def test_one_step_follows_the_reference_objective(tmp_path, tiny_root):
     """D: 0.5 (gan(D(x, fake), 0) + gan(D(x, y), 1)) on the detached fake; G: 100 L1 + gan(D(x, fake), 1)
     against the D *after* its step, which gets no gradient from G's step."""
     import copy
+
     from inpaint_lib.masks import apply_mask, composite, lower_half
     trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD="patch", flip=False, ema_decay=0.0))
     real, mask = fixed_batch(), lower_half()
@@ -374,10 +360,10 @@ def test_one_step_follows_the_reference_objective(tmp_path, tiny_root):
     fake = composite(G0(masked), real, mask)
     gan = trainer.gan_loss
     loss_D = 0.5 * (gan(D0(torch.cat([masked, fake.detach()], 1)), False) + gan(D0(torch.cat([masked, real], 1)), True))
-    for p, g in zip(trainer.netD.parameters(), torch.autograd.grad(loss_D, list(D0.parameters()))):
+    for p, g in zip(trainer.netD.parameters(), torch.autograd.grad(loss_D, list(D0.parameters())), strict=True):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
     loss_G = 100 * (fake - real).abs().mean() + gan(trainer.netD(torch.cat([masked, fake], 1)), True)
-    for p, g in zip(trainer.netG.parameters(), torch.autograd.grad(loss_G, list(G0.parameters()))):
+    for p, g in zip(trainer.netG.parameters(), torch.autograd.grad(loss_G, list(G0.parameters())), strict=True):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
 
 

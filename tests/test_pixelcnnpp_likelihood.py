@@ -72,7 +72,7 @@ def test_golden_float32(golden):
 
 
 def test_golden_exercises_the_fallback_branch(golden):
-    """About 20% of the random case's interior entries have bin mass <= 1e-5 (DESIGN.md)."""
+    """About 20% of the random case's interior entries have bin mass <= 1e-5 (as the golden file's notes say)."""
     x, l = inputs(golden, torch.float64)
     log_p = channel_log_probs(x, l)
     interior = (x.abs() <= 0.999).unsqueeze(2).expand_as(log_p)

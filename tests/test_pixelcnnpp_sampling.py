@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from inpaint_lib.pixelcnnpp import (PixelCNNpp, channel_log_probs, quantize, sample,
-                                    sample_from_discretized_mix_logistic)
+from inpaint_lib.pixelcnnpp import PixelCNNpp, channel_log_probs, quantize, sample, sample_from_discretized_mix_logistic
 from inpaint_lib.pixelcnnpp.sampling import to_levels
 
 K, N = 3, 200_000

@@ -5,9 +5,19 @@ import numpy as np
 import pytest
 import torch
 
+from inpaint_lib.training import (
+    EMA,
+    CSVLog,
+    NonFiniteGuard,
+    linear_decay,
+    read_log,
+    rng_state,
+    run_progress,
+    set_rng_state,
+    step_linear_decay,
+    warmup,
+)
 from inpaint_lib.training.checkpoint import load_checkpoint, save_checkpoint
-from inpaint_lib.training import (EMA, CSVLog, NonFiniteGuard, linear_decay, read_log, rng_state, run_progress,
-                                  set_rng_state, step_linear_decay, warmup)
 
 
 def draws():
