@@ -11,6 +11,8 @@ import torch
 
 from .masks import broadcast_mask, check_mask
 
+__all__ = ["MeanColour", "RepeatLastRow", "MirrorUpperHalf", "NearestNeighbour", "make_baselines"]
+
 
 class MeanColour:
     """Fill every missing pixel with the training set's mean colour (one RGB value)."""

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import torch
 
+__all__ = [
+    "lower_half", "left_half", "centre_square", "random_rectangles", "MASKS", "get_mask", "check_mask",
+    "broadcast_mask", "apply_mask", "composite", "missing_fraction",
+]
+
 IMAGE_SIZE = 32
 
 

@@ -15,6 +15,10 @@ import torch.nn.functional as F
 
 from .masks import broadcast_mask
 
+__all__ = [
+    "l1_x100", "l1_255", "mse", "psnr", "ssim", "METRICS", "all_metrics", "diversity", "sharpness", "PSNR_MSE_FLOOR",
+]
+
 PSNR_MSE_FLOOR = 1e-10  # an exact completion would have infinite PSNR; this caps it at 106 dB
 SSIM_WINDOW = 7
 

@@ -10,6 +10,8 @@ import torch
 
 from .data.tensors import to_uint8
 
+__all__ = ["show_images", "show_inpainting", "plot_curves", "save_figure", "save_grid"]
+
 
 def _pixels(images: torch.Tensor):
     return to_uint8(images.cpu()).numpy()
@@ -20,7 +22,7 @@ def show_images(images: torch.Tensor, ncols: int = 8, title: str | None = None, 
     n = len(images)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale), squeeze=False)
-    for ax, img in zip(axes.flat, _pixels(images)):
+    for ax, img in zip(axes.flat, _pixels(images), strict=False):  # the last row may have axes to spare
         ax.imshow(img, interpolation="nearest")
     for ax in axes.flat:
         ax.axis("off")

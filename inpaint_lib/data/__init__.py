@@ -11,8 +11,19 @@ Canonical format (every loader and converter reads or writes it)::
 
 from .loader import BatchLoader, ImageDataset, make_loader
 from .sample import SAMPLE_PHOTOS, build_sample  # importing it registers the sample set's builder with the store
-from .store import (DATASETS, DataError, DatasetInfo, DatasetNotFound, data_root, dataset_path, held_out_split,
-                    load_split, register_builder, save_split, validate_images)
+from .store import (
+    DATASETS,
+    DataError,
+    DatasetInfo,
+    DatasetNotFound,
+    data_root,
+    dataset_path,
+    held_out_split,
+    load_split,
+    register_builder,
+    save_split,
+    validate_images,
+)
 from .tensors import to_float, to_uint8
 
 __all__ = [

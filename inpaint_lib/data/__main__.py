@@ -19,6 +19,8 @@ from .converters import CONVERTERS, convert_cifar10, import_npz
 from .sample import build_sample
 from .store import DATASETS, DataError, DatasetNotFound, data_root, dataset_path, load_split
 
+__all__ = ["main"]
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inpaint_lib.data", description=__doc__.split("\n")[0])

@@ -23,6 +23,10 @@ from tqdm import tqdm
 
 from .store import NPZ_READ_ERRORS, DataError, data_root, dataset_path, read_npz, save_split
 
+__all__ = [
+    "planar_to_images", "convert_imagenet32", "convert_tinyimagenet", "convert_cifar10", "import_npz", "CONVERTERS",
+]
+
 
 def _existing(src: str | os.PathLike, what: str) -> Path:
     """``src`` as a path, or a :class:`DataError` when nothing is there; ``what`` is what to give instead."""
@@ -75,7 +79,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return planar_to_images(data), np.asarray(labels, dtype=np.int64) - 1  # published labels are 1..1000
 
 
-def convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]:
+def _convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]:
     """``train_data_batch_1..10.npz`` and ``val_data.npz`` (Chrabaszcz et al. 2017) -> train / val.
 
     Labels become 0..999 (the files store 1..1000).
@@ -84,7 +88,8 @@ def convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]
     batches = sorted(src.glob("train_data_batch_*.npz"), key=lambda p: int(re.findall(r"\d+", p.name)[-1]))
     found = {"train": batches, "val": [src / "val_data.npz"] if (src / "val_data.npz").exists() else []}
     if not any(found.values()):
-        raise DataError(f"{src} holds no train_data_batch_*.npz or val_data.npz; point at the folder of the npz batches")
+        raise DataError(f"{src} holds no train_data_batch_*.npz or val_data.npz; "
+                        "point at the folder of the npz batches")
     written = {}
     for split, files in found.items():
         if not files:
@@ -95,7 +100,7 @@ def convert_imagenet32_npz(src: str | os.PathLike, root=None) -> dict[str, Path]
     return written
 
 
-def convert_imagenet32_png(src: str | os.PathLike, root=None) -> dict[str, Path]:
+def _convert_imagenet32_png(src: str | os.PathLike, root=None) -> dict[str, Path]:
     """The image-net.org/small PNG folders ``train_32x32/`` and ``valid_32x32/`` -> train / val (no labels)."""
     src = _imagenet32_folder(src)
     written = {}
@@ -105,7 +110,8 @@ def convert_imagenet32_png(src: str | os.PathLike, root=None) -> dict[str, Path]
             images = np.stack([_rgb32(Image.open(f)) for f in tqdm(files, desc=f"imagenet32 {split}", unit="img")])
             written[split] = save_split(dataset_path("imagenet32", split, root), images)
     if not written:
-        raise DataError(f"{src} holds no train_32x32/*.png or valid_32x32/*.png; point at the unpacked tarballs' folder")
+        raise DataError(f"{src} holds no train_32x32/*.png or valid_32x32/*.png; "
+                        "point at the unpacked tarballs' folder")
     return written
 
 
@@ -113,8 +119,8 @@ def convert_imagenet32(src: str | os.PathLike, root=None) -> dict[str, Path]:
     """Either published form of imagenet32, recognised by its file names."""
     src = Path(src)
     if list(src.glob("*_data*.npz")):
-        return convert_imagenet32_npz(src, root)
-    return convert_imagenet32_png(src, root)
+        return _convert_imagenet32_npz(src, root)
+    return _convert_imagenet32_png(src, root)
 
 
 # ---- tinyimagenet32 ---------------------------------------------------------------------------
@@ -167,7 +173,8 @@ def convert_tinyimagenet(src: str | os.PathLike, root=None) -> dict[str, Path]:
             continue
         images = np.stack([_rgb32(Image.open(io.BytesIO(tree.read(name))))
                            for name, _ in tqdm(items, desc=f"tinyimagenet32 {split}", unit="img")])
-        written[split] = save_split(dataset_path("tinyimagenet32", split, root), images, np.array([lab for _, lab in items]))
+        labels = np.array([lab for _, lab in items])
+        written[split] = save_split(dataset_path("tinyimagenet32", split, root), images, labels)
     return written
 
 
@@ -177,7 +184,7 @@ CIFAR10_BINARY_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 CIFAR10_BINARY_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 
 
-def read_cifar10_binary(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _read_cifar10_binary(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 binary batch: records of 1 label byte + 3072 channel-planar pixel bytes."""
     if len(raw) % 3073:
         raise DataError(f"a CIFAR-10 binary batch has a multiple of 3073 bytes, this one has {len(raw)}: truncated?")
@@ -215,7 +222,7 @@ def convert_cifar10(src: str | os.PathLike | None = None, root=None, download: b
     for split, names in plan.items():
         present = [n for n in names if n in files]
         if present:
-            parts = [read_cifar10_binary(files[n]) for n in tqdm(present, desc=f"cifar10 {split}", unit="file")]
+            parts = [_read_cifar10_binary(files[n]) for n in tqdm(present, desc=f"cifar10 {split}", unit="file")]
             written[split] = save_split(dataset_path("cifar10", split, root), np.concatenate([p[0] for p in parts]),
                                         np.concatenate([p[1] for p in parts]))
     if not written:

@@ -17,6 +17,8 @@ import torch
 from .store import load_split, validate_images
 from .tensors import to_float
 
+__all__ = ["ImageDataset", "BatchLoader", "make_loader"]
+
 
 def _subset(images: np.ndarray, subset: int | None, seed: int) -> np.ndarray:
     if subset is None or subset >= len(images):

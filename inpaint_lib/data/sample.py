@@ -30,6 +30,8 @@ from tqdm import tqdm
 
 from .store import register_builder, save_split
 
+__all__ = ["SAMPLE_PHOTOS", "sample_arrays", "build_sample"]
+
 SAMPLE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
                  "motorcycle_left.png", "retina.jpg", "rocket.jpg")
 WINDOWS = (32, 48, 64, 96, 128)
@@ -38,7 +40,7 @@ MIN_STD = 6.0
 MAX_SIDE = 640
 
 
-def photo_folder() -> Path:
+def _photo_folder() -> Path:
     """``skimage/data`` inside the installed scikit-image (found without importing it)."""
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
@@ -47,7 +49,7 @@ def photo_folder() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
-def crops_of(photo: Image.Image, window: int, columns: tuple[int, int]) -> list[np.ndarray]:
+def _crops_of(photo: Image.Image, window: int, columns: tuple[int, int]) -> list[np.ndarray]:
     """All ``window``-sized squares on a stride-``window/2`` grid inside ``columns`` [start, stop), as 32x32."""
     stride = window // 2
     width, height = photo.size
@@ -66,7 +68,7 @@ def crops_of(photo: Image.Image, window: int, columns: tuple[int, int]) -> list[
 def sample_arrays() -> dict[str, np.ndarray]:
     """Build the ``train`` and ``test`` image arrays, uint8 (N, 32, 32, 3), from the recipe above."""
     splits: dict[str, list[np.ndarray]] = {"train": [], "test": []}
-    folder = photo_folder()
+    folder = _photo_folder()
     for name in tqdm(SAMPLE_PHOTOS, desc="building the sample data set", leave=False):
         photo = Image.open(folder / name).convert("RGB")
         if max(photo.size) > MAX_SIDE:
@@ -75,8 +77,8 @@ def sample_arrays() -> dict[str, np.ndarray]:
         width = photo.size[0]
         boundary = int(round(width * (1 - TEST_FRACTION)))
         for window in WINDOWS:
-            splits["train"] += crops_of(photo, window, (0, boundary))
-            splits["test"] += crops_of(photo, window, (boundary, width))
+            splits["train"] += _crops_of(photo, window, (0, boundary))
+            splits["test"] += _crops_of(photo, window, (boundary, width))
     arrays = {}
     for split, crops in splits.items():
         images = np.stack(crops)

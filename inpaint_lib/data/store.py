@@ -18,6 +18,11 @@ import numpy as np
 
 from ..utils import REPO_ROOT, atomic_write
 
+__all__ = [
+    "DatasetInfo", "DATASETS", "held_out_split", "register_builder", "DataError", "DatasetNotFound", "data_root",
+    "dataset_path", "validate_images", "read_npz", "NPZ_READ_ERRORS", "load_split", "save_split",
+]
+
 IMAGE_SHAPE = (32, 32, 3)
 
 
@@ -49,7 +54,7 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
 )}
 
 
-def dataset_info(dataset: str) -> DatasetInfo:
+def _dataset_info(dataset: str) -> DatasetInfo:
     """The :class:`DatasetInfo` of ``dataset``, or a ValueError naming the known data sets."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -58,7 +63,7 @@ def dataset_info(dataset: str) -> DatasetInfo:
 
 def held_out_split(dataset: str) -> str:
     """The split a data set holds out for evaluation: ``test`` or ``val``."""
-    return dataset_info(dataset).held_out
+    return _dataset_info(dataset).held_out
 
 
 # data set -> build(root), which writes <root>/<data set>/<split>.npz for every split
@@ -72,7 +77,7 @@ def register_builder(dataset: str, build: Builder) -> None:
     ``build(root)`` must write ``<root>/<dataset>/<split>.npz`` for every split and return
     their paths. :mod:`inpaint_lib.data.sample` registers the ``sample`` set at import.
     """
-    _BUILDERS[dataset_info(dataset).name] = build
+    _BUILDERS[_dataset_info(dataset).name] = build
 
 
 class DataError(ValueError):
@@ -92,7 +97,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def dataset_path(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
     """``<root>/<dataset>/<split>.npz``, after checking that the data set and split are known."""
-    splits = dataset_info(dataset).splits
+    splits = _dataset_info(dataset).splits
     if split not in splits:
         raise ValueError(f"data set {dataset!r} has no split {split!r}; its splits are {', '.join(splits)}")
     return data_root(root) / dataset / f"{split}.npz"

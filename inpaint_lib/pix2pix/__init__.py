@@ -6,14 +6,35 @@
 - :mod:`.inference`  a trained generator as an inpainting method; completions drawn with dropout on
 """
 
+from ..training.log import read_log
 from .augment import random_flip, random_shift
 from .inference import dropout_completions, inpainting_method
-from .networks import (GAN_MODES, NORMS, GANLoss, NLayerDiscriminator, PixelDiscriminator, UnetGenerator,
-                       UnetSkipConnectionBlock, build_discriminator, count_parameters, init_weights, norm_layer,
-                       receptive_field_size, set_dropout)
-from .trainer import (NET_D, PRESETS, Pix2PixConfig, Pix2PixTrainer, load_model, load_or_train, load_trainer,
-                      make_config, train)
-from ..training.log import read_log
+from .networks import (
+    GAN_MODES,
+    NORMS,
+    GANLoss,
+    NLayerDiscriminator,
+    PixelDiscriminator,
+    UnetGenerator,
+    UnetSkipConnectionBlock,
+    build_discriminator,
+    count_parameters,
+    init_weights,
+    norm_layer,
+    receptive_field_size,
+    set_dropout,
+)
+from .trainer import (
+    NET_D,
+    PRESETS,
+    Pix2PixConfig,
+    Pix2PixTrainer,
+    load_model,
+    load_or_train,
+    load_trainer,
+    make_config,
+    train,
+)
 
 __all__ = [
     "read_log",

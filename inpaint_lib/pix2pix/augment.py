@@ -30,7 +30,9 @@ def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
 
 
 def random_shift(images: torch.Tensor, max_shift: int, seed: int, step: int) -> torch.Tensor:
-    """Move each image by (dy, dx), dy in [0, max_shift] down and dx in [-max_shift, max_shift], drawn from ``(seed, step)``.
+    """Move each image by (dy, dx), dy in [0, max_shift] down and dx in [-max_shift, max_shift].
+
+    The shifts are drawn from ``(seed, step)``.
 
     ``out[b, :, i, j] = padded[b, :, i + max_shift - dy, j + max_shift - dx]``, where ``padded``
     is the batch with ``max_shift`` rows mirrored above it and ``max_shift`` columns mirrored on

@@ -19,7 +19,7 @@ Conventions of the reference kept here:
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn

@@ -113,7 +113,7 @@ class Pix2PixConfig(TrainConfig):
     sample_every: int = 500
     checkpoint_every: int = 1000
 
-    def validate(self) -> "Pix2PixConfig":
+    def validate(self) -> Pix2PixConfig:
         super().validate()
         for key, allowed in {"netD": NET_D, "norm": NORMS, "gan_mode": GAN_MODES}.items():
             if getattr(self, key) not in allowed:

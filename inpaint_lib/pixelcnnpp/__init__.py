@@ -11,18 +11,40 @@
 - :mod:`.trainer`          :class:`PixelCNNppTrainer` and its configuration (the course's one loop underneath)
 """
 
-from .layers import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2d, DownShiftedConv2d,
-                     DownShiftedConvTranspose2d, GatedResNet, concat_elu, down_shift, image_and_border, right_shift)
-from .likelihood import (bits_per_dim, channel_log_probs, discretized_mix_logistic_log_prob,
-                         discretized_mix_logistic_loss, mixture_parameters)
-from .inpainting import (BestOfN, best_of_n, conditional_bits_per_dim, inpaint, inpainting_method,
-                         score_completions)
+from ..training.log import read_log
+from .inpainting import BestOfN, best_of_n, conditional_bits_per_dim, inpaint, inpainting_method, score_completions
+from .layers import (
+    NIN,
+    DownRightShiftedConv2d,
+    DownRightShiftedConvTranspose2d,
+    DownShiftedConv2d,
+    DownShiftedConvTranspose2d,
+    GatedResNet,
+    concat_elu,
+    down_shift,
+    image_and_border,
+    right_shift,
+)
+from .likelihood import (
+    bits_per_dim,
+    channel_log_probs,
+    discretized_mix_logistic_log_prob,
+    discretized_mix_logistic_loss,
+    mixture_parameters,
+)
 from .model import PixelCNNpp
 from .receptive_field import receptive_field_map
 from .sampling import SAMPLERS, quantize, sample, sample_from_discretized_mix_logistic
-from .trainer import (PRESETS, PixelCNNppConfig, PixelCNNppTrainer, load_model, load_or_train, load_trainer,
-                      make_config, train)
-from ..training.log import read_log
+from .trainer import (
+    PRESETS,
+    PixelCNNppConfig,
+    PixelCNNppTrainer,
+    load_model,
+    load_or_train,
+    load_trainer,
+    make_config,
+    train,
+)
 
 __all__ = [
     "read_log",

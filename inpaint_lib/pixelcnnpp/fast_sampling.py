@@ -56,6 +56,8 @@ import torch.nn.functional as F
 
 from .layers import concat_elu, image_and_border
 
+__all__ = ["conv_at", "deconv_at", "RowCachedPixelCNNpp", "sample_rows_cached", "LEVELS"]
+
 LEVELS = 3  # 32x32, 16x16, 8x8: the model's NUM_STAGES
 
 
@@ -86,7 +88,7 @@ def conv_at(layer: torch.nn.Module, src: torch.Tensor, r: int, c: int | None = N
         c0 = max(p, 0) * stride - left
         width = src.shape[3]
         window = rows[:, :, :, max(c0, 0):min(c0 + kw, width)]
-        out = dot(layer.conv, F.pad(window, (max(-c0, 0), max(c0 + kw - width, 0), max(-r0, 0), 0)))
+        out = _dot(layer.conv, F.pad(window, (max(-c0, 0), max(c0 + kw - width, 0), max(-r0, 0), 0)))
         outside = q < 0 or p < 0
     return torch.zeros_like(out) if outside else out
 
@@ -109,7 +111,7 @@ def deconv_at(layer: torch.nn.Module, src: torch.Tensor, r: int, c: int | None =
     return F.linear(src[:, :, k, c // 2], weight.t(), deconv.bias)[:, :, None, None]
 
 
-def dot(conv: torch.nn.Conv2d, window: torch.Tensor) -> torch.Tensor:
+def _dot(conv: torch.nn.Conv2d, window: torch.Tensor) -> torch.Tensor:
     """``conv`` applied to a window (N, C, kh, kw) exactly its kernel's size: one output pixel, (N, C', 1, 1).
 
     That is one dot product per output channel, ``b + <W, window>``, computed with ``F.linear`` on
@@ -119,9 +121,9 @@ def dot(conv: torch.nn.Conv2d, window: torch.Tensor) -> torch.Tensor:
     return F.linear(window.flatten(1), conv.weight.flatten(1), conv.bias)[:, :, None, None]
 
 
-def nin_at(nin: torch.nn.Module, t: torch.Tensor) -> torch.Tensor:
-    """A 1 x 1 (network-in-network) layer on a map, or on one pixel (N, C, 1, 1) through :func:`dot`."""
-    return dot(nin.conv, t) if t.shape[2:] == (1, 1) else nin(t)
+def _nin_at(nin: torch.nn.Module, t: torch.Tensor) -> torch.Tensor:
+    """A 1 x 1 (network-in-network) layer on a map, or on one pixel (N, C, 1, 1) through :func:`_dot`."""
+    return _dot(nin.conv, t) if t.shape[2:] == (1, 1) else nin(t)
 
 
 class RowCachedPixelCNNpp:
@@ -184,7 +186,7 @@ class RowCachedPixelCNNpp:
 
     def output_at(self, i: int, j: int) -> torch.Tensor:
         """The network output at pixel (i, j), (N, 10K, 1, 1): ``nin_out(elu(ul))`` of the last ul map there."""
-        return nin_at(self.model.nin_out, F.elu(self.cache[self.out][:, :, i:i + 1, j:j + 1]))
+        return _nin_at(self.model.nin_out, F.elu(self.cache[self.out][:, :, i:i + 1, j:j + 1]))
 
     # -- primitives: in a full pass they act on whole maps, otherwise on one row or one pixel ----
 
@@ -237,7 +239,7 @@ class RowCachedPixelCNNpp:
         h = self._conv(block.conv_input, ce_x, level)
         if block.nin_skip is not None:
             a = self._get(skips[0]) if len(skips) == 1 else torch.cat([self._get(s) for s in skips], dim=1)
-            h = h + nin_at(block.nin_skip, concat_elu(a))
+            h = h + _nin_at(block.nin_skip, concat_elu(a))
         ce_h = self._store(name + ".ce_h", block.dropout(concat_elu(h)), level)
         h_a, h_b = self._conv(block.conv_out, ce_h, level).chunk(2, dim=1)
         return self._store(name, self._get(x) + h_a * torch.sigmoid(h_b), level)

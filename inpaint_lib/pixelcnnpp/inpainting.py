@@ -29,6 +29,8 @@ from ..masks import check_mask
 from .likelihood import discretized_mix_logistic_log_prob
 from .sampling import check_sampler, evaluating, fill_in_raster_order, quantize
 
+__all__ = ["inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "BestOfN", "best_of_n"]
+
 # -- input checks ---------------------------------------------------------------------------------
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -40,6 +42,11 @@ def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
+def _shape_or_type(value) -> object:
+    """For an error message: a tensor's shape, or the type name of anything else."""
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
 def _check_images(model: torch.nn.Module, images: torch.Tensor, what: str = "images") -> None:
     s = model.image_size
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3 \
@@ -47,7 +54,8 @@ def _check_images(model: torch.nn.Module, images: torch.Tensor, what: str = "ima
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"{what} must have shape (B, 3, {s}, {s}) for this model, got {shape}")
     if not images.is_floating_point():
-        raise ValueError(f"{what} must be float in [-1, 1], got dtype {images.dtype}; scale uint8 pixels as x / 127.5 - 1")
+        raise ValueError(f"{what} must be float in [-1, 1], got dtype {images.dtype}; "
+                         "scale uint8 pixels as x / 127.5 - 1")
 
 
 def _per_image_mask(mask: torch.Tensor, images: torch.Tensor, **requirements) -> torch.Tensor:
@@ -170,8 +178,7 @@ def score_completions(model: torch.nn.Module, completions: torch.Tensor, mask: t
     """
     single = isinstance(completions, torch.Tensor) and completions.dim() == 4
     if not isinstance(completions, torch.Tensor) or completions.dim() not in (4, 5):
-        raise ValueError("completions must be (n, B, 3, H, W) or (B, 3, H, W), got "
-                         f"{tuple(completions.shape) if isinstance(completions, torch.Tensor) else type(completions).__name__}")
+        raise ValueError(f"completions must be (n, B, 3, H, W) or (B, 3, H, W), got {_shape_or_type(completions)}")
     stack = completions[None] if single else completions
     n, batch = stack.shape[:2]
     flat = stack.reshape(n * batch, *stack.shape[2:])
@@ -203,7 +210,7 @@ def best_of_n(model: torch.nn.Module, completions: torch.Tensor, mask: torch.Ten
     """
     if not isinstance(completions, torch.Tensor) or completions.dim() != 5:
         raise ValueError("best_of_n needs several completions per image, (n, B, 3, H, W), got "
-                         f"{tuple(completions.shape) if isinstance(completions, torch.Tensor) else type(completions).__name__}")
+                         f"{_shape_or_type(completions)}")
     bits = score_completions(model, completions, mask, images)
     index = bits.argmin(dim=0).to(completions.device)
     chosen = completions[index, torch.arange(completions.shape[1], device=completions.device)]

@@ -24,6 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+__all__ = [
+    "down_shift", "right_shift", "concat_elu", "ElementDropout", "image_and_border", "DownShiftedConv2d",
+    "DownRightShiftedConv2d", "DownShiftedConvTranspose2d", "DownRightShiftedConvTranspose2d", "NIN", "GatedResNet",
+]
+
 
 def down_shift(x: torch.Tensor) -> torch.Tensor:
     """Move a feature map one row down: ``out[:, :, i] = x[:, :, i - 1]``, zeros in row 0."""
@@ -170,7 +175,8 @@ class DownShiftedConvTranspose2d(nn.Module):
         super().__init__()
         rows, cols = filter_size
         if (rows, cols, stride) != (2, 3, 2):
-            raise ValueError(f"only the 2x3 stride-2 up-sampling of PixelCNN++ is provided, got {filter_size}, {stride}")
+            raise ValueError("only the 2x3 stride-2 up-sampling of PixelCNN++ is provided, "
+                             f"got {filter_size}, {stride}")
         self.deconv = weight_norm(nn.ConvTranspose2d(in_channels, out_channels, filter_size, stride=stride,
                                                      padding=(0, 1), output_padding=(0, 1)), dim=1)
 
@@ -188,7 +194,8 @@ class DownRightShiftedConvTranspose2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, filter_size: tuple[int, int] = (2, 2), stride: int = 2):
         super().__init__()
         if (tuple(filter_size), stride) != ((2, 2), 2):
-            raise ValueError(f"only the 2x2 stride-2 up-sampling of PixelCNN++ is provided, got {filter_size}, {stride}")
+            raise ValueError("only the 2x2 stride-2 up-sampling of PixelCNN++ is provided, "
+                             f"got {filter_size}, {stride}")
         self.deconv = weight_norm(nn.ConvTranspose2d(in_channels, out_channels, filter_size, stride=stride), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+__all__ = [
+    "softplus", "mixture_parameters", "channel_log_probs", "discretized_mix_logistic_log_prob",
+    "discretized_mix_logistic_loss", "bits_per_dim",
+]
+
 HALF_BIN = 1.0 / 255.0         # half the width of a bin on the [-1, 1] scale
 LOG_BIN_DENSITY = math.log(127.5)  # log(1 / bin width): density -> mass in the fallback branch
 EDGE = 0.999                   # |x| beyond this is the first or last bin (the original's test)
@@ -77,7 +82,7 @@ def mixture_parameters(l: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
             torch.tanh(params[:, :, 2 * k:]))
 
 
-def coupled_means(means: torch.Tensor, coeffs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _coupled_means(means: torch.Tensor, coeffs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Means of G and B shifted by the colours before them (x: (B, 3, H, W) -> (B, 3, K, H, W)).
 
     ``m_R = mu_R``, ``m_G = mu_G + alpha r``, ``m_B = mu_B + beta r + gamma g``.
@@ -111,7 +116,7 @@ def channel_log_probs(x: torch.Tensor, l: torch.Tensor, check_inputs: bool = Tru
     _check(x, l, check_inputs)
     _, means, log_scales, coeffs = mixture_parameters(l)
     x = x.unsqueeze(2)                                          # (B, 3, 1, H, W)
-    centered = x - coupled_means(means, coeffs, x.squeeze(2))
+    centered = x - _coupled_means(means, coeffs, x.squeeze(2))
     inv_s = torch.exp(-log_scales)
     plus_in = inv_s * (centered + HALF_BIN)                     # z at the bin's upper edge
     min_in = inv_s * (centered - HALF_BIN)                      # z at the bin's lower edge

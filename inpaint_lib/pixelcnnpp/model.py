@@ -20,8 +20,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (NIN, DownRightShiftedConv2d, DownRightShiftedConvTranspose2d, DownShiftedConv2d,
-                     DownShiftedConvTranspose2d, GatedResNet, image_and_border)
+from .layers import (
+    NIN,
+    DownRightShiftedConv2d,
+    DownRightShiftedConvTranspose2d,
+    DownShiftedConv2d,
+    DownShiftedConvTranspose2d,
+    GatedResNet,
+    image_and_border,
+)
+
+__all__ = ["PixelCNNpp", "NUM_STAGES"]
 
 NUM_STAGES = 3  # resolutions 32, 16, 8
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["MaskedConv2d", "PixelCNN", "categorical_loss"]
+
 NUM_LEVELS = 256
 
 
@@ -74,7 +76,8 @@ class PixelCNN(nn.Module):
     def __init__(self, channels: int = 48, num_layers: int = 5, hidden: int = 96):
         super().__init__()
         if channels % 3 or hidden % 3:
-            raise ValueError(f"channels and hidden must be multiples of 3 (one third per colour), got {channels}, {hidden}")
+            raise ValueError("channels and hidden must be multiples of 3 (one third per colour), "
+                             f"got {channels}, {hidden}")
         layers: list[nn.Module] = [MaskedConv2d("A", 3, channels, 7), nn.ReLU()]
         for _ in range(num_layers):
             layers += [MaskedConv2d("B", channels, channels, 3), nn.ReLU()]
@@ -83,7 +86,8 @@ class PixelCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"PixelCNN expects images of shape (B, 3, H, W), got {tuple(x.shape)}; pass RGB channels first")
+            raise ValueError(f"PixelCNN expects images of shape (B, 3, H, W), got {tuple(x.shape)}; "
+                             "pass RGB channels first")
         b, _, h, w = x.shape
         # output channels are in three blocks of 256 (R, G, B), matching the mask's colour groups
         return self.net(x).view(b, 3, NUM_LEVELS, h, w)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["receptive_field_map"]
+
 
 def receptive_field_map(model: torch.nn.Module, position: tuple[int, int], image_size: int = 32,
                     output_channels: slice | list[int] | None = None, num_images: int = 2,

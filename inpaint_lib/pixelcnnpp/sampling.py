@@ -15,7 +15,7 @@ which conditions G and B on the quantised pixel values. The original code couple
 unrounded values (``quantized=False``), which blurs G and B slightly.
 
 Images are filled with such draws in raster order: :func:`sample` from nothing, and
-:func:`~.inpainting.inpaint` around known pixels, both through :func:`sample_naive` (one
+:func:`~.inpainting.inpaint` around known pixels, both through :func:`_sample_naive` (one
 full pass per pixel) or :func:`~.fast_sampling.sample_rows_cached` (the same pixels, cached).
 """
 
@@ -29,6 +29,11 @@ from torch.nn.utils import parametrize
 
 from .fast_sampling import sample_rows_cached
 from .likelihood import mixture_parameters
+
+__all__ = [
+    "quantize", "to_levels", "sample_from_discretized_mix_logistic", "SAMPLERS", "check_sampler", "evaluating",
+    "fill_in_raster_order", "sample",
+]
 
 U_MIN = 1e-5  # uniform noise is drawn from (U_MIN, 1 - U_MIN), as in the original, so logs stay finite
 
@@ -95,8 +100,9 @@ def evaluating(model: torch.nn.Module):
         model.train(was_training)
 
 
-def sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw, progress: bool = False) -> torch.Tensor:
-    """Fill the ``missing`` (N, H, W) pixels of ``x`` (N, 3, H, W) with one full forward pass per position, in raster order.
+def _sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw,
+                 progress: bool = False) -> torch.Tensor:
+    """Fill the ``missing`` (N, H, W) pixels of ``x`` (N, 3, H, W), one full forward pass per position, in raster order.
 
     At position (i, j) the output ``model(x)[:, :, i, j]`` depends only on the pixels before (i, j),
     all of them final by then; images whose pixel (i, j) is known keep it (their draw is discarded).
@@ -121,11 +127,11 @@ def fill_in_raster_order(model: torch.nn.Module, x: torch.Tensor, missing: torch
     """Draw the ``missing`` (N, H, W) pixels of ``x`` from the model, in raster order, with ``sampler``.
 
     The one mechanism behind :func:`sample` and :func:`~.inpainting.inpaint`: eval mode and no
-    gradients (:func:`evaluating`), then :func:`sample_naive` or
+    gradients (:func:`evaluating`), then :func:`_sample_naive` or
     :func:`~.fast_sampling.sample_rows_cached`, each pixel drawn with ``generator``.
     """
     draw = functools.partial(sample_from_discretized_mix_logistic, generator=generator)
-    fill = sample_rows_cached if sampler == "fast" else sample_naive
+    fill = sample_rows_cached if sampler == "fast" else _sample_naive
     with evaluating(model):
         return fill(model, x, missing, draw, progress)
 

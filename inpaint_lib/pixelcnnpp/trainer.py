@@ -75,7 +75,7 @@ class PixelCNNppConfig(TrainConfig):
     n_samples: int = 16
     run_dir: str = "runs/pixelcnnpp"
 
-    def validate(self) -> "PixelCNNppConfig":
+    def validate(self) -> PixelCNNppConfig:
         super().validate()
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")

@@ -22,6 +22,8 @@ import sys
 from ..utils import set_cpu_threads
 from .config import parse_overrides
 
+__all__ = ["MODELS", "main"]
+
 # subcommand -> the trainer class that trains it
 MODELS: dict[str, str] = {
     "pix2pix": "inpaint_lib.pix2pix.trainer:Pix2PixTrainer",
@@ -29,12 +31,12 @@ MODELS: dict[str, str] = {
 }
 
 
-def trainer_class(model: str):
+def _trainer_class(model: str):
     module, name = MODELS[model].split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, presets: list[str]) -> None:
+def _add_common_arguments(parser: argparse.ArgumentParser, presets: list[str]) -> None:
     parser.add_argument("--preset", choices=presets, default=presets[0], help="starting configuration")
     parser.add_argument("--dataset", help="data set name (sample, tinyimagenet32, imagenet32, cifar10)")
     length = parser.add_mutually_exclusive_group()
@@ -48,20 +50,20 @@ def add_common_arguments(parser: argparse.ArgumentParser, presets: list[str]) ->
                         help="override any configuration field")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inpaint_lib.train",
                                      description="Train an inpainting model (the notebooks' training core).")
     sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     for name in MODELS:
-        cls = trainer_class(name)
+        cls = _trainer_class(name)
         module = sys.modules[cls.__module__]
         doc = (module.__doc__ or name).strip().splitlines()[0]
-        add_common_arguments(sub.add_parser(name, help=doc, description=doc), list(cls.config_class.PRESETS))
+        _add_common_arguments(sub.add_parser(name, help=doc, description=doc), list(cls.config_class.PRESETS))
     parser.subcommands = sub.choices  # name -> its parser, for errors that show the right usage line
     return parser
 
 
-def config_from_args(args: argparse.Namespace, config_class):
+def _config_from_args(args: argparse.Namespace, config_class):
     overrides = parse_overrides(args.overrides, config_class)
     named = {"dataset": args.dataset, "max_steps": args.max_steps, "epochs": args.epochs, "run_dir": args.run_dir,
              "device": args.device, "threads": args.threads}
@@ -72,11 +74,11 @@ def config_from_args(args: argparse.Namespace, config_class):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = _build_parser()
     args = parser.parse_args(argv)
-    cls = trainer_class(args.model)
+    cls = _trainer_class(args.model)
     try:
-        config = config_from_args(args, cls.config_class)
+        config = _config_from_args(args, cls.config_class)
     except ValueError as err:
         parser.subcommands[args.model].error(str(err))
     set_cpu_threads(args.threads)

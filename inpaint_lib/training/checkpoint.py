@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated file, not a torch file, unsafe pickle
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"checkpoint {path} cannot be read ({first_line}); delete it or resume from an older one") from None
+        raise ValueError(f"checkpoint {path} cannot be read ({first_line}); "
+                         "delete it or resume from an older one") from None
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a checkpoint of this course (it holds a {type(state).__name__}, not a dict); "
                          "point at a run folder written by its trainers")

@@ -59,7 +59,7 @@ class TrainConfig:
     n_samples: int = 8
     checkpoint_every: int = 100
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ``ValueError`` (one line) on a setting that cannot work; returns the config."""
         if self.dataset not in data.DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(data.DATASETS)}")
@@ -90,7 +90,7 @@ class TrainConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_preset(cls, preset: str | None = "demo", **overrides) -> "TrainConfig":
+    def from_preset(cls, preset: str | None = "demo", **overrides) -> TrainConfig:
         """The config of ``preset`` (None: the defaults) with ``overrides``, checked.
 
         Unknown presets or keys fail in one line. Asking for a length in epochs replaces the
@@ -112,7 +112,7 @@ class TrainConfig:
         return cls(**values).validate()
 
     @classmethod
-    def from_saved(cls, saved: dict[str, Any], **changes) -> "TrainConfig":
+    def from_saved(cls, saved: dict[str, Any], **changes) -> TrainConfig:
         """The config stored in a checkpoint (fields this version does not know are dropped), with ``changes``."""
         values = {k: v for k, v in saved.items() if k in cls.fields()}
         values.update(changes)

@@ -41,7 +41,7 @@ class EMA:
         """Move the average towards ``model``'s weights after 0-based step ``step``."""
         averaged = list(self.module.parameters())
         torch._foreach_lerp_(averaged, [p.detach() for p in model.parameters()], 1.0 - self.decay_at(step))
-        for mine, theirs in zip(self.module.buffers(), model.buffers()):
+        for mine, theirs in zip(self.module.buffers(), model.buffers(), strict=True):
             mine.copy_(theirs)
 
     def state_dict(self) -> dict:

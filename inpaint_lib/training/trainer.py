@@ -35,8 +35,9 @@ import dataclasses
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -310,8 +311,8 @@ class Trainer:
                         figures = self.evaluate(c.eval_images)
                         row.update({f"test_{k}": figures[k] for k in self.eval_columns})
                     log.write(row)
-                    bar.set_postfix({"step": self.step, **{k: f"{row[k]:.3f}" for k in self.log_columns[:2] if k in row}},
-                                    refresh=False)
+                    shown = {k: f"{row[k]:.3f}" for k in self.log_columns[:2] if k in row}
+                    bar.set_postfix({"step": self.step, **shown}, refresh=False)
                     not_charged += time.perf_counter() - paused
                     window = _Window()
                 if self.is_main and c.sample_every and (self.step % c.sample_every == 0 or last):
@@ -372,7 +373,7 @@ class Trainer:
             raise ValueError(f"{path} is not a {cls.kind} checkpoint of this course (kind {state.get('kind')!r}); "
                              f"point at a run of {cls.trained_by}")
 
-    def load(self, path: str | os.PathLike | None = None) -> "Trainer":
+    def load(self, path: str | os.PathLike | None = None) -> Trainer:
         """Restore everything from a checkpoint made with the same architecture (and data, where it matters).
 
         The file is read onto the CPU; each ``load_state_dict`` moves what it needs to the device
@@ -384,9 +385,9 @@ class Trainer:
         check_config(state["config"], self.config.to_dict(), self.checked_keys, what=f"checkpoint {path}")
         for name, net in self.networks().items():
             net.load_state_dict(state["networks"][name])
-        for optimizer, saved in zip(self.optimizers, state["optimizers"]):
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
             optimizer.load_state_dict(saved)
-        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+        for scheduler, saved in zip(self.schedulers, state["schedulers"], strict=True):
             scheduler.load_state_dict(saved)
         if self.ema is not None:  # a run that had no average starts one from its current weights
             self.ema.load_state_dict(state.get("ema") or {"weights": self.model.state_dict()})
@@ -402,7 +403,7 @@ class Trainer:
         return cls.config_class.from_saved(state["config"], max_steps=state["total_steps"], epochs=None, **changes)
 
     @classmethod
-    def load_trainer(cls, run_dir: str | os.PathLike, device: str = "auto") -> "Trainer":
+    def load_trainer(cls, run_dir: str | os.PathLike, device: str = "auto") -> Trainer:
         """The trainer of a finished (or interrupted) run, rebuilt from its checkpoint (random states included)."""
         path = Path(run_dir) / CHECKPOINT_NAME
         state = load_checkpoint(path)
@@ -427,7 +428,7 @@ class Trainer:
 
     @classmethod
     def load_or_train(cls, run_dir: str | os.PathLike, config: TrainConfig, train_missing: bool = True,
-                      ) -> tuple["Trainer", str]:
+                      ) -> tuple[Trainer, str]:
         """The run in ``run_dir`` if it has a checkpoint, else ``config`` trained now: ``(trainer, what happened)``.
 
         With ``train_missing=False`` a missing checkpoint is an error that says what to run.
@@ -445,7 +446,7 @@ class Trainer:
                          f"({trainer.describe()}, saved in {config.run_dir})")
 
     @classmethod
-    def train(cls, config: TrainConfig) -> "Trainer":
+    def train(cls, config: TrainConfig) -> Trainer:
         """Build a trainer for ``config`` and run it to the end; under ``torchrun`` every process calls this.
 
         With several processes (a family with ``distributed``) each takes ``batch_size / world_size``

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ... import masks, metrics
 from ._common import _diagnose, _passed
+
+__all__ = ["check_lower_half_mask", "check_psnr"]
 
 
 def check_lower_half_mask(lower_half_mask: Callable[[int, int], torch.Tensor]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from ._common import _diagnose, _grad_close, _passed
+
+__all__ = ["check_skip_block"]
 
 
 def _run_block(block: torch.nn.Module, x0: torch.Tensor, weights: torch.Tensor | None = None):
@@ -54,7 +55,7 @@ def check_skip_block(SkipBlock: type) -> None:
         expected, grad_x, grad_w = _run_block(reference, x0, weights)
         got, got_x, got_w = _run_block(mine, x0, weights)
 
-        def wrong(answer):
+        def wrong(answer, fresh=fresh, x0=x0):  # bound now: called only in this pass of the loop
             with torch.no_grad():
                 return answer(copy.deepcopy(fresh).model, x0.clone())
 
@@ -89,7 +90,7 @@ def check_skip_block(SkipBlock: type) -> None:
                                      "torch.no_grad(), no .data)")
             raise AssertionError(f"{name} block: the output is right but the gradient with respect to the input "
                                  "differs from the library's: keep the whole computation in autograd")
-        if not all(_grad_close(a, b) for a, b in zip(got_w, grad_w)):
+        if not all(_grad_close(a, b) for a, b in zip(got_w, grad_w, strict=True)):
             raise AssertionError(f"{name} block: the output is right but the weights' gradients differ: "
                                  "call self.model(x) exactly once and keep it in the graph")
 

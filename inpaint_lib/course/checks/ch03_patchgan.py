@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ._common import _close, _diagnose, _grad_close, _passed
+
+__all__ = ["check_patchgan", "check_receptive_field", "check_gan_loss"]
 
 
 def _layer_kinds(net: torch.nn.Module) -> list[str]:
@@ -60,8 +62,8 @@ def check_patchgan(patchgan: Callable) -> None:
                                  f"conv, n_layers = {n_layers} more ({n_layers - 1} with stride 2, the last with "
                                  "stride 1), and the 1-channel output conv")
         what = ["in channels", "out channels", "kernel", "stride", "padding", "bias"]
-        for t, (got, exp) in enumerate(zip(specs, expected_specs)):
-            for name, a, b in zip(what, got, exp):
+        for t, (got, exp) in enumerate(zip(specs, expected_specs, strict=True)):
+            for name, a, b in zip(what, got, exp, strict=True):
                 if a == b:
                     continue
                 if name == "stride":
@@ -74,8 +76,8 @@ def check_patchgan(patchgan: Callable) -> None:
                             if t == n_layers else "the output conv has stride 1" if t == len(expected_specs) - 1
                             else "the first n_layers convs halve the resolution: stride 2")
                     raise AssertionError(f"{where}: conv {t} has stride {a[0]}, expected {b[0]}; {hint} (with yours "
-                                         f"the receptive field is {field} instead of {receptive_field_size(reference)} and "
-                                         f"a 32x32 pair gives a {size} output)")
+                                         f"the receptive field is {field} instead of "
+                                         f"{receptive_field_size(reference)} and a 32x32 pair gives a {size} output)")
                 if name == "padding":
                     raise AssertionError(f"{where}: conv {t} has padding {a}, expected {b}: every conv pads by 1")
                 if name == "kernel":
@@ -92,8 +94,9 @@ def check_patchgan(patchgan: Callable) -> None:
         if kinds != expected_kinds:
             if kinds[:2] == ["conv", "norm"] and expected_kinds[:2] == ["conv", "lrelu"]:
                 raise AssertionError(f"{where}: the first conv has no norm after it, only LeakyReLU(0.2)")
-            first = next(i for i, (a, b) in enumerate(zip(kinds + ["(nothing)"], expected_kinds + ["(nothing)"]))
-                         if a != b)
+            # the lists may differ in length: the shorter one's "(nothing)" differs from the other's layer there
+            pairs = zip(kinds + ["(nothing)"], expected_kinds + ["(nothing)"], strict=False)
+            first = next(i for i, (a, b) in enumerate(pairs) if a != b)
             raise AssertionError(f"{where}: layer {first} is {kinds[first] if first < len(kinds) else 'missing'}, "
                                  f"expected {expected_kinds[first] if first < len(expected_kinds) else 'nothing'} "
                                  f"(layers expected: {', '.join(expected_kinds)}); after every conv but the last: "
@@ -111,7 +114,7 @@ def check_patchgan(patchgan: Callable) -> None:
             raise AssertionError(f"{where}: the parameters differ in shape from the library's "
                                  "(is every norm layer made by norm_layer(norm, channels)?)")
         with torch.no_grad():
-            for p, q in zip(mine.parameters(), reference.parameters()):
+            for p, q in zip(mine.parameters(), reference.parameters(), strict=True):
                 p.copy_(q)
         mine.train(), reference.train()
         size = max(32, 2 ** (n_layers + 2))                    # the smallest input with a 2x2 output

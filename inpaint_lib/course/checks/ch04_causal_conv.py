@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ._common import _close, _diagnose, _passed
+
+__all__ = ["check_down_shifted_conv", "check_down_right_shifted_conv", "check_sees"]
 
 
 def _dependence(fn: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...], position: tuple[int, int],
@@ -58,7 +60,7 @@ def _check_shifted_conv(fn: Callable, kind: str) -> None:
             raise AssertionError(f"{where}: expected a result of shape {tuple(expected.shape)}, got "
                                  f"{tuple(got.shape)}")
 
-        def padded(left, right_, top, bottom, crop_rows=None):
+        def padded(left, right_, top, bottom, crop_rows=None, *, x=x, weight=weight, b=b):  # this pass's tensors
             out = F.conv2d(F.pad(x, (left, right_, top, bottom)), weight, b)
             return out[:, :, :crop_rows] if crop_rows is not None else out
 
@@ -100,7 +102,7 @@ def _check_shifted_conv(fn: Callable, kind: str) -> None:
                 if _close(got, value, 1e-6):
                     raise AssertionError(f"{where}: {message}")
             # not a known mistake: say what the output at (3, 4) sees
-            seen = _dependence(lambda v: fn(v, weight, b), (1, 3, 7, 9), (3, 4))
+            seen = _dependence(lambda v, weight=weight, b=b: fn(v, weight, b), (1, 3, 7, 9), (3, 4))
             rows, cols_seen = seen.any(1).nonzero().flatten().tolist(), seen.any(0).nonzero().flatten().tolist()
             want_cols = list(range(4 - kw + 1, 5)) if right else list(range(4 - half, 5 + half))
             if rows and max(rows) > 3:

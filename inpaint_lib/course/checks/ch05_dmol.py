@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ._common import _close, _diagnose, _grad_close, _passed
+
+__all__ = ["check_log_bin_mass", "check_dmol_log_prob", "golden_path"]
 
 
 def _bin_variant(x, mean, log_scale, half: float = 1 / 255, scale: str = "exp", edges: bool = True,
@@ -149,7 +151,8 @@ def check_log_bin_mass(log_bin_mass: Callable) -> None:
                             ("log(1 - sigmoid(t))", "-softplus(t)"))
             raise AssertionError(f"log_bin_mass is not finite in {names[region]} "
                                  f"({_describe(x, mean, log_scale, got_values, expected, worst)}): {form} underflows "
-                                 f"where the sigmoid rounds to {0 if region == 'edge 0' else 1}; compute it as {stable}")
+                                 f"where the sigmoid rounds to {0 if region == 'edge 0' else 1}; "
+                                 f"compute it as {stable}")
         if region == "fallback" and not torch.isfinite(got_values[sel]).all():
             worst = (~torch.isfinite(got_values) & sel).nonzero()[0, 0]
             raise AssertionError(f"log_bin_mass is not finite where the bin mass is tiny "
@@ -179,7 +182,8 @@ def check_log_bin_mass(log_bin_mass: Callable) -> None:
         if not torch.isfinite(grad).all():
             i = int((~torch.isfinite(grad)).nonzero()[0, 0])
             raise AssertionError(f"log_bin_mass: the gradient with respect to {name} is {grad[i].item()} for x = "
-                                 f"{x[i].item():.4f}, mean = {mean[i].item():.4f}, log_scale = {log_scale[i].item():.2f}, "
+                                 f"{x[i].item():.4f}, mean = {mean[i].item():.4f}, "
+                                 f"log_scale = {log_scale[i].item():.2f}, "
                                  "where the bin mass is 0: torch.where backpropagates through the branch it does "
                                  "not pick too, and log(0) there gives inf * 0 = nan; clamp the mass before the log "
                                  "(mass.clamp(min=1e-12))")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ... import masks
 from ._common import _passed
+
+__all__ = ["check_inpaint_lower_half"]
 
 
 def _sampling_variants(model, x0: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
@@ -82,7 +84,7 @@ def check_inpaint_lower_half(inpaint_lower_half: Callable) -> None:
         given = images.clone()
         model.train()                                            # as a freshly trained model would be
         modes: list[bool] = []                                   # the model's mode at every pass
-        hook = model.register_forward_pre_hook(lambda module, inputs: modes.append(module.training))
+        hook = model.register_forward_pre_hook(lambda module, inputs, modes=modes: modes.append(module.training))
         try:
             got = inpaint_lower_half(model, given, torch.Generator().manual_seed(seed))
         finally:
