@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from .data import make_loader
 from .masks import apply_mask, check_mask, composite, get_mask
 from .metrics import all_metrics, diversity, sharpness
-from .utils import REPO_ROOT, atomic_write
+from .utils import REPO_ROOT, atomic_write, full_float32, progress_bar
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -88,13 +87,19 @@ def evaluate(method: Method, dataset: str = "sample", split: str = "test", mask:
 
     Returns ``{"l1_x100", "l1_255", "mse", "psnr", "ssim", "n_images", "seconds_per_image"}``;
     ``seconds_per_image`` is the wall time spent inside ``method`` divided by the image count.
+    On a GPU the method runs in full float32 (:func:`inpaint_lib.utils.full_float32`, no TF32).
     """
+    with full_float32():
+        return _evaluate(method, dataset, split, mask, n_images, batch_size, device, root, progress)
+
+
+def _evaluate(method, dataset, split, mask, n_images, batch_size, device, root, progress) -> dict[str, float]:
     mask = _as_mask(mask)
     loader = make_loader(dataset, split, batch_size, shuffle=False, root=root, device=device)
     total = len(loader.images) if n_images is None else min(n_images, len(loader.images))
     means = _Means()
     seen, seconds = 0, 0.0
-    bar = tqdm(total=total, desc=f"evaluating on {dataset}/{split}", unit="img", disable=not progress, leave=False)
+    bar = progress_bar(total=total, desc=f"evaluating on {dataset}/{split}", unit="img", enabled=progress, leave=False)
     for images in loader:
         images = images[: total - seen]
         completion, took = _complete_batch(method, images, mask)

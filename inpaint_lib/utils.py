@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 __all__ = [
-    "seed_everything", "pick_device", "native_bf16", "set_cpu_threads", "REPO_ROOT", "atomic_write",
+    "seed_everything", "pick_device", "native_bf16", "set_cpu_threads", "REPO_ROOT", "atomic_write", "full_float32",
     "QUIET_REFRESH_S", "progress_bar", "run_dir", "check_parameters",
 ]
 
@@ -115,6 +115,23 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Run a block in true float32 on CUDA: no TF32 in cuDNN convolutions or matrix products.
+
+    GPUs from Ampere on run float32 convolutions as TF32 by default (a 10-bit mantissa, about 3
+    decimal digits), which is fine for training but not for a figure of record, nor for comparing
+    two computations that must agree. The previous settings come back after the block; on a CPU
+    the flags have no effect.
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 # seconds between redraws of a progress bar that does not write to a terminal (a notebook, a log

@@ -11,10 +11,11 @@ import torch
 __all__ = ["random_flip", "random_shift"]
 
 
-def _augmentation_generator(seed: int, step: int, stream: int) -> torch.Generator:
-    """A CPU generator that depends only on ``(seed, step)`` and the augmentation's ``stream``, so
-    that a resumed run draws exactly what an uninterrupted one would, and augmentations draw apart."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step + 500_000 * stream)
+def _augmentation_generator(seed: int, step: int, stream: int, device: torch.device) -> torch.Generator:
+    """A generator on the batch's device that depends only on ``(seed, step)`` and the augmentation's
+    ``stream``, so that a resumed run draws exactly what an uninterrupted one would, augmentations draw
+    apart, and nothing is copied between host and device (a GPU's draws differ from a CPU's)."""
+    return torch.Generator(device).manual_seed(seed * 1_000_003 + step + 500_000 * stream)
 
 
 def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
@@ -24,8 +25,8 @@ def random_flip(images: torch.Tensor, seed: int, step: int) -> torch.Tensor:
     left-right, so this doubles the variety of training pairs for free. The draw depends only on
     the seed and the step, so a resumed run flips exactly as an uninterrupted one.
     """
-    generator = _augmentation_generator(seed, step, stream=0)
-    flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
+    generator = _augmentation_generator(seed, step, stream=0, device=images.device)
+    flip = torch.rand(len(images), generator=generator, device=images.device) < 0.5
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
@@ -43,11 +44,12 @@ def random_shift(images: torch.Tensor, max_shift: int, seed: int, step: int) -> 
     time-to-quality ablation.)
     """
     b, _, h, w = images.shape
-    generator = _augmentation_generator(seed, step, stream=1)
-    dy = torch.randint(0, max_shift + 1, (b,), generator=generator)
-    dx = torch.randint(-max_shift, max_shift + 1, (b,), generator=generator)
+    device = images.device
+    generator = _augmentation_generator(seed, step, stream=1, device=device)
+    dy = torch.randint(0, max_shift + 1, (b,), generator=generator, device=device)
+    dx = torch.randint(-max_shift, max_shift + 1, (b,), generator=generator, device=device)
     padded = torch.nn.functional.pad(images, (max_shift, max_shift, max_shift, 0), mode="reflect")
-    rows = (torch.arange(h)[None, :] + max_shift - dy[:, None]).to(images.device)  # (B, H)
-    cols = (torch.arange(w)[None, :] + max_shift - dx[:, None]).to(images.device)  # (B, W)
+    rows = torch.arange(h, device=device)[None, :] + max_shift - dy[:, None]  # (B, H)
+    cols = torch.arange(w, device=device)[None, :] + max_shift - dx[:, None]  # (B, W)
     batch = torch.arange(b, device=images.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()

@@ -152,6 +152,9 @@ class Pix2PixTrainer(Trainer):
         self.model = self._place(self.build_model(c))
         self.netD = None if c.netD == "none" else self._place(init_weights(
             build_discriminator(c.netD, 6, c.ndf, c.n_layers, c.norm)))
+        # what the step calls: the networks themselves, or their compiled forward passes (same weights)
+        self.G = torch.compile(self.model) if c.compile else self.model
+        self.D = torch.compile(self.netD) if c.compile and self.netD is not None else self.netD
         self.gan_loss = GANLoss(c.gan_mode)
         self.optG = self._adam(self.model)
         self.optD = None if self.netD is None else self._adam(self.netD)
@@ -193,17 +196,17 @@ class Pix2PixTrainer(Trainer):
 
     def optimise(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """One reference step on ``real`` (B, 3, H, W) in [-1, 1]: D, then G; returns the detached losses."""
-        c, D = self.config, self.netD
+        c, G, D = self.config, self.G, self.D
         self.model.train()
         masked = apply_mask(real, self.mask)
         with self.autocast():
-            generated = self.model(masked).float()
+            generated = G(masked).float()
         fake = composite(generated, real, self.mask) if c.composite else generated
         losses: dict[str, torch.Tensor] = {}
 
         if D is not None:
-            D.train()
-            D.requires_grad_(True)
+            self.netD.train()
+            self.netD.requires_grad_(True)
             self.optD.zero_grad(set_to_none=True)
             with self.autocast():
                 pred_fake = D(torch.cat([masked, fake.detach()], 1))
@@ -212,7 +215,7 @@ class Pix2PixTrainer(Trainer):
             loss_D_real = self.gan_loss(pred_real.float(), True)
             (0.5 * (loss_D_fake + loss_D_real)).backward()
             self.optD.step()
-            D.requires_grad_(False)  # no weight gradients for D in G's step
+            self.netD.requires_grad_(False)  # no weight gradients for D in G's step
             losses.update(D_real=loss_D_real.detach(), D_fake=loss_D_fake.detach())
 
         self.optG.zero_grad(set_to_none=True)

@@ -45,6 +45,7 @@ class TrainConfig:
     # speed
     amp: bool = False                  # bf16 autocast where the hardware has bf16 (utils.native_bf16)
     channels_last: bool = False        # channels_last memory format (CUDA only)
+    compile: bool = False              # torch.compile the networks' forward passes
     device: str = "auto"
     threads: int | None = None         # CPU threads (None: $INPAINT_THREADS or torch's default)
     seed: int = 0

@@ -64,8 +64,12 @@ class NonFiniteGuard:
         self.max_skips, self.skipped = max_skips, 0
 
     def should_skip(self, loss: torch.Tensor, grad_norm: torch.Tensor, step: int) -> bool:
-        """True when this step must not be applied (one device sync per step, for two scalars)."""
-        if bool(torch.isfinite(loss).item()) and bool(torch.isfinite(grad_norm).item()):
+        """True when this step must not be applied.
+
+        The one device synchronisation of a PixelCNN++ step: whether to call the optimiser has to
+        be known on the host before it is called (both scalars are read in a single transfer).
+        """
+        if bool(torch.isfinite(torch.stack([loss.detach().float(), grad_norm.detach().float()])).all()):
             return False
         self.skipped += 1
         if self.skipped > self.max_skips:
@@ -125,7 +129,9 @@ class Trainer:
         self.device = pick_device(config.device)
         self.use_amp = config.amp and native_bf16(self.device)  # bf16 autocast where the hardware does bf16
         self.channels_last = config.channels_last and self.device.type == "cuda"
-        seed_everything(config.seed)
+        # each process its own stream (dropout masks differ across processes; process 0 draws what a single
+        # process would); the data order and augmentations are seeded with config.seed alone, so all agree
+        seed_everything(config.seed + rank)
         self.step = 0
         self.train_seconds = 0.0  # training wall time so far, over every resumption
         self._loader = None
@@ -323,8 +329,9 @@ class Trainer:
                     self.save()
         except KeyboardInterrupt:
             # between steps the state is whole and is saved; inside one (Pix2Pix: D stepped, G not)
-            # it is not, so the last checkpoint stands and resuming repeats that step from it
-            if not in_step:
+            # it is not, so the last checkpoint stands and resuming repeats that step from it. Under
+            # torchrun the processes may stop at different points, so the last checkpoint stands too.
+            if not in_step and self.world_size == 1:
                 self.save()
             raise
         finally:
@@ -356,16 +363,20 @@ class Trainer:
                  "networks": {name: net.state_dict() for name, net in self.networks().items()},
                  "optimizers": [o.state_dict() for o in self.optimizers],
                  "schedulers": [s.state_dict() for s in self.schedulers],
-                 "rng": rng_state(), "extra": self.extra_state()}
+                 "rng": self._rng_states(), "extra": self.extra_state()}
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return state
 
     def save(self, path: str | os.PathLike | None = None) -> Path | None:
-        """Process 0 writes the checkpoint (default ``run_dir/checkpoint.pt``) atomically."""
+        """Process 0 writes the checkpoint (default ``run_dir/checkpoint.pt``) atomically.
+
+        Under torchrun every process must call it: the random states of all are gathered.
+        """
+        state = self.state_dict()
         if not self.is_main:
             return None
-        return save_checkpoint(path or self.checkpoint_path, self.state_dict())
+        return save_checkpoint(path or self.checkpoint_path, state)
 
     @classmethod
     def check_checkpoint(cls, state: dict, path: Path) -> None:
@@ -393,8 +404,17 @@ class Trainer:
             self.ema.load_state_dict(state.get("ema") or {"weights": self.model.state_dict()})
         self.step, self.train_seconds = state["step"], state["train_seconds"]
         self.load_extra_state(state["extra"])
-        set_rng_state(state["rng"])
+        saved = state["rng"]
+        set_rng_state(saved[self.rank] if isinstance(saved, list) else saved)
         return self
+
+    def _rng_states(self) -> dict | list[dict]:
+        """This process's random number generators; under torchrun every process's, gathered (a list by rank)."""
+        if self.world_size == 1:
+            return rng_state()
+        states = [None] * self.world_size
+        torch.distributed.all_gather_object(states, rng_state())
+        return states
 
     # ---- a finished run -------------------------------------------------------------------------
     @classmethod
