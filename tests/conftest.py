@@ -130,3 +130,27 @@ def tiny_pixelcnnpp():
         return model.to(dtype).eval()
 
     return make
+
+
+# ---------------------------------------------------------------- device synchronisations
+
+
+@pytest.fixture
+def count_host_reads(monkeypatch):
+    """Context manager factory: ``with count_host_reads() as reads: ...`` lists every tensor value read
+    back to the host (``item``, ``bool``, ``tolist``: each a device synchronisation on a GPU) in the block."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def counting():
+        reads: list[str] = []
+        with monkeypatch.context() as patch:
+            for name in ("item", "__bool__", "tolist"):
+                original = getattr(torch.Tensor, name)
+
+                def read(self, *args, _name=name, _original=original):
+                    reads.append(_name)
+                    return _original(self, *args)
+                patch.setattr(torch.Tensor, name, read)
+            yield reads
+    return counting

@@ -373,3 +373,15 @@ def test_pix2pix_refuses_to_run_as_several_torchrun_processes(tmp_path, tiny_roo
     with pytest.raises(ValueError, match="pix2pix trains in one process, but torchrun started 2"):
         train(tiny(tiny_root, tmp_path))
     assert not (tmp_path / CHECKPOINT_NAME).exists()
+
+
+@pytest.mark.parametrize("netD", ["patch", "none"])
+def test_a_training_step_never_waits_for_the_device(tmp_path, tiny_root, count_host_reads, netD):
+    """No value is read back to the host in a step (fused Adam, losses read at log time). Syncs inside
+    torch (masked_select's data-dependent shape, which the lower-half L1 no longer uses) are not seen here:
+    torch.cuda.set_sync_debug_mode in the GPU check script catches those."""
+    trainer = Pix2PixTrainer(tiny(tiny_root, tmp_path, netD=netD, flip=True, shift=2, ema_decay=0.9))
+    batch = fixed_batch()
+    with count_host_reads() as reads:
+        trainer._step(trainer.augment(batch))
+    assert reads == []

@@ -329,3 +329,54 @@ def test_test_bits_per_dim_and_samples_come_from_the_averaged_weights(tiny_root,
     from inpaint_lib.pixelcnnpp import sample
     drawn = trainer.samples(n=1, seed=7)
     assert torch.equal(drawn, sample(by_hand, 1, generator=torch.Generator().manual_seed(7)))
+
+
+def test_a_training_step_reads_the_device_once(tiny_root, tmp_path, monkeypatch, count_host_reads):
+    """The guard's decision is the step's only read: no range checks, fused Adam, losses read at log time."""
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path, ema_decay=0.5))
+    batch = next(iter(trainer.loader))
+    with count_host_reads() as reads:
+        trainer._step(batch)
+    assert reads == ["__bool__"]
+    with pytest.raises(ValueError, match="expects x in \\[-1, 1\\]"):  # a model the user builds keeps its check
+        load_model_from(trainer)(torch.full((1, 3, 32, 32), 2.0))
+
+
+def load_model_from(trainer: PixelCNNppTrainer):
+    trainer.save()
+    model, _ = load_model(trainer.run_dir, device="cpu")
+    return model
+
+
+def test_evaluation_runs_in_full_float32(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_DATA", str(tiny_root))
+    trainer = PixelCNNppTrainer(tiny(tiny_root, tmp_path))
+    seen = []
+    hook = trainer.inference_model.register_forward_hook(
+        lambda m, i, o: seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)))
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    trainer.evaluate(4)
+    hook.remove()
+    assert seen == [(False, False)]
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+
+
+@pytest.mark.slow
+def test_data_parallel_processes_draw_their_own_dropout_and_resume_exactly(tiny_root, tmp_path):
+    """Each process seeds its own stream (so dropout masks differ) and a resume restores every process's state."""
+    env = {**os.environ, "INPAINT_DATA": str(tiny_root), "OMP_NUM_THREADS": "1"}
+    common = ["--set", "dropout=0.5", "amp=False"]
+    for run, steps in (("whole", "4"), ("part", "2")):
+        done = subprocess.run(on_two_cpu_processes(tmp_path / run, tiny_root, "--max-steps", steps, *common), env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    rng = load_checkpoint(tmp_path / "part" / CHECKPOINT_NAME)["rng"]
+    assert len(rng) == 2 and not torch.equal(rng[0]["torch"], rng[1]["torch"]), "the processes' streams must differ"
+    done = subprocess.run(on_two_cpu_processes(tmp_path / "part", tiny_root, "--max-steps", "4", "--resume", *common),
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a = load_checkpoint(tmp_path / "whole" / CHECKPOINT_NAME)
+    b = load_checkpoint(tmp_path / "part" / CHECKPOINT_NAME)
+    assert a["step"] == b["step"] == 4
+    assert same(a["networks"]["model"], b["networks"]["model"]), "a resumed data-parallel run must continue exactly"

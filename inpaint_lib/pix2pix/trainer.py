@@ -156,8 +156,8 @@ class Pix2PixTrainer(Trainer):
         self.G = torch.compile(self.model) if c.compile else self.model
         self.D = torch.compile(self.netD) if c.compile and self.netD is not None else self.netD
         self.gan_loss = GANLoss(c.gan_mode)
-        self.optG = self._adam(self.model)
-        self.optD = None if self.netD is None else self._adam(self.netD)
+        self.optG = self.adam(self.model)
+        self.optD = None if self.netD is None else self.adam(self.netD)
         self.optimizers = [o for o in (self.optG, self.optD) if o is not None]
         self._fixed_images = None
 
@@ -172,11 +172,6 @@ class Pix2PixTrainer(Trainer):
     def _place(self, net: nn.Module) -> nn.Module:
         net = net.to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
-
-    def _adam(self, net: nn.Module) -> torch.optim.Adam:
-        # the fused kernel updates every tensor in one pass, on the CPU as on CUDA
-        fused = self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=self.config.betas, fused=fused)
 
     def lr_factor(self, step: int) -> float:
         """pix2pix's linear policy in steps (:func:`~inpaint_lib.training.step_linear_decay`); under a

@@ -121,7 +121,7 @@ class PixelCNNppTrainer(Trainer):
         self.model.check_inputs = False
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.lr, betas=c.betas)
+        self.optimizer = self.adam(self.model)
         self.optimizers = [self.optimizer]
         self.guard = NonFiniteGuard(c.max_nonfinite)
         self.forward = self.model

@@ -246,6 +246,15 @@ class Trainer:
         images = images.to(self.device, non_blocking=True)
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
+    def adam(self, net: nn.Module) -> torch.optim.Adam:
+        """Adam over ``net``'s parameters with the run's rate and betas, as one fused kernel.
+
+        The fused kernel updates every tensor in one pass (on the CPU as on CUDA) and keeps its step
+        counters on the device: the per-tensor optimiser reads each counter back to the host.
+        """
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=self.config.betas, fused=fused)
+
     def update_average(self) -> None:
         """Move the average of the weights (if any) towards ``self.model`` after this step's update."""
         if self.ema is not None:
