@@ -132,3 +132,21 @@ def test_a_rebuilt_trainer_continues_exactly(toy_root, tmp_path):
     model, info = ToyTrainer.load_model(tmp_path, device="cpu")
     assert info["step"] == 5 and not model.training and torch.equal(model.weight, trainer.ema.module.weight)
     assert read_log(tmp_path)["step"] == [3, 5]
+
+
+def test_compile_auto_compiles_long_runs_only(toy_root, tmp_path):
+    from inpaint_lib.training import parse_overrides
+    from inpaint_lib.training.trainer import AUTO_COMPILE_MIN_SECONDS, AUTO_COMPILE_MIN_STEPS
+
+    def decided(**settings) -> bool:
+        return ToyTrainer(toy(toy_root, tmp_path, **settings)).compiled
+    assert not decided()                                              # a notebook-sized run: 7 steps
+    assert decided(max_steps=AUTO_COMPILE_MIN_STEPS)
+    assert not decided(max_steps=AUTO_COMPILE_MIN_STEPS - 1)
+    assert decided(max_steps=10**9, time_budget_s=AUTO_COMPILE_MIN_SECONDS)
+    assert not decided(max_steps=10**9, time_budget_s=900)           # a 15-minute run does not repay it
+    assert decided(compile=True) and not decided(compile=False, max_steps=10**6)
+    assert parse_overrides(["compile=auto"], ToyConfig) == {"compile": "auto"}
+    assert parse_overrides(["compile=true"], ToyConfig) == {"compile": True}
+    with pytest.raises(ValueError, match="compile must be true, false or auto, got 'sometimes'"):
+        toy(toy_root, tmp_path, compile="sometimes")

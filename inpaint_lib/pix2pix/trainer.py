@@ -153,8 +153,8 @@ class Pix2PixTrainer(Trainer):
         self.netD = None if c.netD == "none" else self._place(init_weights(
             build_discriminator(c.netD, 6, c.ndf, c.n_layers, c.norm)))
         # what the step calls: the networks themselves, or their compiled forward passes (same weights)
-        self.G = torch.compile(self.model) if c.compile else self.model
-        self.D = torch.compile(self.netD) if c.compile and self.netD is not None else self.netD
+        self.G = torch.compile(self.model) if self.compiled else self.model
+        self.D = torch.compile(self.netD) if self.compiled and self.netD is not None else self.netD
         self.gan_loss = GANLoss(c.gan_mode)
         self.optG = self.adam(self.model)
         self.optD = None if self.netD is None else self.adam(self.netD)

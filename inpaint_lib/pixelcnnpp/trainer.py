@@ -128,7 +128,7 @@ class PixelCNNppTrainer(Trainer):
         if self.world_size > 1:
             self.forward = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if c.compile:
+        if self.compiled:
             self.forward = torch.compile(self.forward)
 
     def lr_factor(self, step: int) -> float:

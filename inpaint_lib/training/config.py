@@ -45,7 +45,7 @@ class TrainConfig:
     # speed
     amp: bool = False                  # bf16 autocast where the hardware has bf16 (utils.native_bf16)
     channels_last: bool = False        # channels_last memory format (CUDA only)
-    compile: bool = False              # torch.compile the networks' forward passes
+    compile: bool | str = "auto"       # torch.compile the networks: True, False, or "auto" (long runs only)
     device: str = "auto"
     threads: int | None = None         # CPU threads (None: $INPAINT_THREADS or torch's default)
     seed: int = 0
@@ -67,6 +67,8 @@ class TrainConfig:
         if (self.max_steps is None) == (self.epochs is None):
             raise ValueError(f"set exactly one of max_steps and epochs (got max_steps={self.max_steps}, "
                              f"epochs={self.epochs}); e.g. max_steps=1000, epochs=None")
+        if self.compile not in (True, False, "auto"):
+            raise ValueError(f"compile must be true, false or auto, got {self.compile!r}")
         if len(self.betas) != 2:
             raise ValueError(f"betas must be two numbers, got {self.betas!r}")
         checks = {
@@ -128,7 +130,13 @@ def parse_value(text: str, hint: Any) -> Any:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         if text.lower() in ("none", "null") and type(None) in args:
             return None
-        return parse_value(text, next(a for a in args if a is not type(None)))
+        members = [a for a in args if a is not type(None)]
+        for member in members[:-1]:  # the first type that reads the text, e.g. bool | str: "true" then "auto"
+            try:
+                return parse_value(text, member)
+            except ValueError:
+                pass
+        return parse_value(text, members[-1])
     if typing.get_origin(hint) is tuple:
         items = [t for t in text.replace(" ", "").strip("()").split(",") if t]
         element = args[0] if args else str

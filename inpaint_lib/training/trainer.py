@@ -31,6 +31,7 @@ number generator and the step, so a resumed run continues bitwise exactly where 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -43,7 +44,7 @@ import torch
 from torch import nn
 
 from .. import data
-from ..utils import native_bf16, pick_device, progress_bar, seed_everything, set_cpu_threads
+from ..utils import REPO_ROOT, native_bf16, pick_device, progress_bar, seed_everything, set_cpu_threads
 from .checkpoint import check_config, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .ema import EMA
@@ -53,6 +54,10 @@ from .schedules import budget_spent
 __all__ = ["Trainer", "NonFiniteGuard", "distributed_context", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
+# compile="auto" compiles a run this long (see Trainer.decide_compile; the break-even is measured in
+# benchmarks/bench_compile.py and quoted in the README)
+AUTO_COMPILE_MIN_SECONDS = 1500
+AUTO_COMPILE_MIN_STEPS = 10_000
 # the columns every log has; a family adds its losses (log_columns) and held-out figures (eval_columns)
 COMMON_COLUMNS = ("step", "epoch", "lr", "seconds", "images_per_s")
 
@@ -133,9 +138,13 @@ class Trainer:
         # process would); the data order and augmentations are seeded with config.seed alone, so all agree
         seed_everything(config.seed + rank)
         self.step = 0
-        self.train_seconds = 0.0  # training wall time so far, over every resumption
+        self.train_seconds = 0.0  # training wall time so far, over every resumption (compiling included)
+        self.compile_seconds = 0.0  # of which compiling, in the warm-up step of each fit
         self._loader = None
         self._test_images = None
+        self.compiled = self.decide_compile()
+        if self.compiled:  # compiled code is cached where a later run (or a resume) finds it again
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(REPO_ROOT / "runs" / "compile_cache"))
         self.build()
         self.ema = EMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
         # one LambdaLR per optimiser, stepped once per training step: step s runs at lr * lr_factor(s)
@@ -184,6 +193,36 @@ class Trainer:
     def describe(self) -> str:
         """A few words on what was trained, for messages."""
         return self.kind
+
+    def decide_compile(self) -> bool:
+        """Whether the networks' forward passes are compiled (``torch.compile``, CPU and CUDA alike).
+
+        ``compile=True``/``False`` decide; ``"auto"`` compiles a run long enough to repay the
+        compile time: a time budget of at least :data:`AUTO_COMPILE_MIN_SECONDS`, or, without one,
+        at least :data:`AUTO_COMPILE_MIN_STEPS` steps. The notebooks' runs (hundreds of steps) stay
+        eager. The rule uses the configuration only, so a resumed run decides as the first one did.
+        """
+        c = self.config
+        if c.compile != "auto":
+            return bool(c.compile)
+        if c.time_budget_s is not None:
+            return c.time_budget_s >= AUTO_COMPILE_MIN_SECONDS
+        return self.total_steps >= AUTO_COMPILE_MIN_STEPS
+
+    def warm_up(self, batch: torch.Tensor) -> float:
+        """Compile before the clock of the loop starts: one step on ``batch``, then everything put back.
+
+        The first call of a compiled network compiles it (on a CPU, minutes). Doing that in a step
+        whose effects are undone (weights, average, optimiser, random states) keeps it out of the
+        logged images/s and leaves the run exactly as an eager one would find it. Returns its seconds.
+        """
+        started = time.perf_counter()
+        saved = copy.deepcopy(self.state_dict())
+        self.optimise(self.to_input(self.augment(batch)))
+        self.load_state_dict(saved)
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        return time.perf_counter() - started
 
     # ---- the run's facts -------------------------------------------------------------------
     @property
@@ -300,6 +339,12 @@ class Trainer:
                 print(f"{self.kind}: no checkpoint in {self.run_dir} to resume: starting a new run", flush=True)
         end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
         log = CSVLog(self.run_dir / LOG_NAME, self.columns, resume_step=self.step) if self.is_main else None
+        if self.compiled and self.step < end:
+            seconds = self.warm_up(next(self.batches()))
+            self.compile_seconds += seconds
+            self.train_seconds += seconds  # a time budget pays for the compiling (a 15-minute run gets 15)
+            if self.is_main:
+                print(f"{self.kind}: compiled in {seconds:.0f} s (charged to the training time)", flush=True)
         budget = c.time_budget_s
         bar = progress_bar(total=budget if budget else end, initial=self.train_seconds if budget else self.step,
                            desc=self.kind, unit="s" if budget else "step", enabled=c.progress and self.is_main)
@@ -368,7 +413,8 @@ class Trainer:
     # ---- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = {"kind": self.kind, "config": self.config.to_dict(), "step": self.step,
-                 "train_seconds": self.train_seconds, "total_steps": self.total_steps,
+                 "train_seconds": self.train_seconds, "compile_seconds": self.compile_seconds,
+                 "total_steps": self.total_steps,
                  "networks": {name: net.state_dict() for name, net in self.networks().items()},
                  "optimizers": [o.state_dict() for o in self.optimizers],
                  "schedulers": [s.state_dict() for s in self.schedulers],
@@ -396,13 +442,16 @@ class Trainer:
     def load(self, path: str | os.PathLike | None = None) -> Trainer:
         """Restore everything from a checkpoint made with the same architecture (and data, where it matters).
 
-        The file is read onto the CPU; each ``load_state_dict`` moves what it needs to the device
-        (Adam's step counters stay on the CPU, where the non-fused optimiser reads them).
+        The file is read onto the CPU; each ``load_state_dict`` moves what it needs to the device.
         """
         path = Path(path or self.checkpoint_path)
         state = load_checkpoint(path)
         self.check_checkpoint(state, path)
         check_config(state["config"], self.config.to_dict(), self.checked_keys, what=f"checkpoint {path}")
+        return self.load_state_dict(state)
+
+    def load_state_dict(self, state: dict[str, Any]) -> Trainer:
+        """Put back what :meth:`state_dict` returned (checked by :meth:`load` when it comes from a file)."""
         for name, net in self.networks().items():
             net.load_state_dict(state["networks"][name])
         for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
@@ -412,6 +461,7 @@ class Trainer:
         if self.ema is not None:  # a run that had no average starts one from its current weights
             self.ema.load_state_dict(state.get("ema") or {"weights": self.model.state_dict()})
         self.step, self.train_seconds = state["step"], state["train_seconds"]
+        self.compile_seconds = state.get("compile_seconds", 0.0)
         self.load_extra_state(state["extra"])
         saved = state["rng"]
         set_rng_state(saved[self.rank] if isinstance(saved, list) else saved)
