@@ -13,8 +13,15 @@ Neither shape has a blind spot, unlike the masked 3x3 convolutions of the origin
 (:mod:`.original_pixelcnn`).
 
 Every convolution and the 1x1 "network in network" layer is weight-normalised (Salimans & Kingma
-2016): ``w = g * v / ||v||``, the norm taken per output filter, through PyTorch's parametrization
-``torch.nn.utils.parametrizations.weight_norm`` (parameters ``original0`` = g, ``original1`` = v).
+2016): ``w = g * v / ||v||``, the norm taken per output filter, as a PyTorch parametrization
+(``torch.nn.utils.parametrize``; parameters ``original0`` = g, ``original1`` = v, as
+``torch.nn.utils.parametrizations.weight_norm`` names them) that keeps the memory format of v.
+
+**Memory format.** Every layer keeps the memory format of its input: put the model in
+``torch.channels_last`` (``model.to(memory_format=torch.channels_last)``) and feed channels_last
+images, and every convolution gets a channels_last input *and* a channels_last weight, the
+layout cuDNN and oneDNN run channels_last convolutions in (a contiguous weight or input makes
+them convert or fall back to NCHW).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import weight_norm
+from torch.nn.utils import parametrize
 
 __all__ = [
     "down_shift", "right_shift", "concat_elu", "ElementDropout", "image_and_border", "DownShiftedConv2d",
@@ -97,11 +104,88 @@ class ElementDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu" or x.numel() % 4:
+        # compiled code takes F.dropout too: inductor cannot trace the int64 -> int16 view of the bits
+        if x.device.type != "cpu" or x.numel() % 4 or torch.compiler.is_compiling():
             return F.dropout(x, self.p, training=True)
         bits = torch.empty(x.numel() // 4, dtype=torch.int64).random_(-2 ** 63, None)  # 4 x 16 bits per draw
-        keep = bits.view(torch.int16).view(x.shape) >= self._threshold
+        bits = bits.view(torch.int16)
+        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            b, c, h, w = x.shape                  # the mask in x's layout: (B, H, W, C) seen as (B, C, H, W)
+            keep = bits.view(b, h, w, c).permute(0, 3, 1, 2) >= self._threshold
+        else:
+            keep = bits.view(x.shape) >= self._threshold
         return x * keep.to(x.dtype).mul_(self._scale)
+
+
+def _contiguous_strides(shape: torch.Size) -> tuple[int, ...]:
+    """The strides ``torch.empty(shape)`` has (row-major, a size-1 dimension included)."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+class _GradWithOwnStrides(torch.autograd.Function):
+    """The identity, whose gradient comes back with exactly the strides of its input.
+
+    AccumulateGrad keeps a gradient whose strides differ from its parameter's only in size-1
+    dimensions, and DDP then copies it into its bucket (with a warning). Here such a gradient is
+    copied once into the parameter's strides; one that has them already passes as it is.
+    """
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        ctx.strides = t.stride()
+        return t.view_as(t)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        if grad.stride() == ctx.strides:
+            return grad
+        return grad.new_empty_strided(grad.shape, ctx.strides).copy_(grad)
+
+
+class _WeightNorm(nn.Module):
+    """The weight-norm parametrization ``w = g * v / ||v||``, the norm over every dimension but ``dim``.
+
+    ``torch.nn.utils.parametrizations.weight_norm`` computes ``w`` with ``torch._weight_norm``, which
+    makes ``v`` contiguous and returns a contiguous ``w`` whatever the layout of ``v``: in a
+    channels_last model every convolution would get an NCHW weight. Here a ``v`` with contiguous
+    strides takes that same fused kernel (the same numbers, bit for bit); any other layout
+    (channels_last) the same formula in element-wise operations, which keep ``v``'s layout in ``w``.
+
+    Gradients come back with their parameter's exact strides, which DDP needs (its bucket views
+    copy the parameters' strides, and it warns "Grad strides do not match bucket view strides" on
+    any difference, even in a size-1 dimension, where AccumulateGrad lets one through):
+
+    - ``g`` is stored with the strides of a fresh contiguous tensor. ``torch.norm_except_dim``
+      gives the ``(1, C, 1, 1)`` g of a transposed convolution (``dim=1``) the strides
+      ``(1, 1, 1, 1)``, while its gradient, a reduction, has ``(C, 1, 1, 1)``;
+    - in channels_last that g has the strides ``(C, 1, C, C)`` and a 1x1 kernel's v ``(I, 1, I, I)``,
+      which no gradient formula reproduces: there g and v pass through :class:`_GradWithOwnStrides`.
+    """
+
+    def __init__(self, dim: int = 0):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if v.stride() == _contiguous_strides(v.shape):
+            return torch._weight_norm(v, g, self.dim)
+        g, v = _GradWithOwnStrides.apply(g), _GradWithOwnStrides.apply(v)
+        others = [d for d in range(v.dim()) if d != self.dim]
+        return v * (g / torch.linalg.vector_norm(v, dim=others, keepdim=True))
+
+    def right_inverse(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.norm_except_dim(weight, 2, self.dim)
+        return g.clone(memory_format=torch.contiguous_format), weight
+
+
+def _weight_norm(module: nn.Module, dim: int = 0) -> nn.Module:
+    """Weight-normalise ``module.weight`` (:class:`_WeightNorm`): parameters ``original0`` = g, ``original1`` = v."""
+    parametrize.register_parametrization(module, "weight", _WeightNorm(dim), unsafe=True)
+    return module
 
 
 def image_and_border(x: torch.Tensor) -> torch.Tensor:
@@ -109,9 +193,11 @@ def image_and_border(x: torch.Tensor) -> torch.Tensor:
 
     Convolutions pad with zeros, so after the first layer this channel is 1 on the image and 0
     on the padding: the network can tell a black pixel at the border from no pixel at all. It is
-    made on every call from ``x`` itself, so it fits any batch size.
+    made on every call from ``x`` itself, so it fits any batch size, and in ``x``'s memory format
+    (a padding of the channel dimension with ones: ``torch.cat`` with a new, contiguous channel of
+    ones would return a contiguous tensor for a channels_last ``x``).
     """
-    return torch.cat((x, x.new_ones(x.shape[0], 1, x.shape[2], x.shape[3])), dim=1)
+    return F.pad(x, (0, 0, 0, 0, 0, 1), value=1.0)
 
 
 class DownShiftedConv2d(nn.Module):
@@ -131,7 +217,7 @@ class DownShiftedConv2d(nn.Module):
         if cols % 2 != 1:
             raise ValueError(f"a down-shifted convolution needs an odd filter width, got {filter_size}")
         self.padding = ((cols - 1) // 2, (cols - 1) // 2, rows - 1, 0)   # F.pad order: left, right, top, bottom
-        self.conv = weight_norm(nn.Conv2d(in_channels, out_channels, filter_size, stride=stride))
+        self.conv = _weight_norm(nn.Conv2d(in_channels, out_channels, filter_size, stride=stride))
         self.shift_output_down = shift_output_down
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,7 +239,7 @@ class DownRightShiftedConv2d(nn.Module):
         super().__init__()
         rows, cols = filter_size
         self.padding = (cols - 1, 0, rows - 1, 0)
-        self.conv = weight_norm(nn.Conv2d(in_channels, out_channels, filter_size, stride=stride))
+        self.conv = _weight_norm(nn.Conv2d(in_channels, out_channels, filter_size, stride=stride))
         self.shift_output_right = shift_output_right
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -177,7 +263,7 @@ class DownShiftedConvTranspose2d(nn.Module):
         if (rows, cols, stride) != (2, 3, 2):
             raise ValueError("only the 2x3 stride-2 up-sampling of PixelCNN++ is provided, "
                              f"got {filter_size}, {stride}")
-        self.deconv = weight_norm(nn.ConvTranspose2d(in_channels, out_channels, filter_size, stride=stride,
+        self.deconv = _weight_norm(nn.ConvTranspose2d(in_channels, out_channels, filter_size, stride=stride,
                                                      padding=(0, 1), output_padding=(0, 1)), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -196,7 +282,7 @@ class DownRightShiftedConvTranspose2d(nn.Module):
         if (tuple(filter_size), stride) != ((2, 2), 2):
             raise ValueError("only the 2x2 stride-2 up-sampling of PixelCNN++ is provided, "
                              f"got {filter_size}, {stride}")
-        self.deconv = weight_norm(nn.ConvTranspose2d(in_channels, out_channels, filter_size, stride=stride), dim=1)
+        self.deconv = _weight_norm(nn.ConvTranspose2d(in_channels, out_channels, filter_size, stride=stride), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.deconv(x)
@@ -212,7 +298,7 @@ class NIN(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.conv = weight_norm(nn.Conv2d(in_channels, out_channels, 1))
+        self.conv = _weight_norm(nn.Conv2d(in_channels, out_channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
