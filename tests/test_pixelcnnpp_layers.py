@@ -154,3 +154,81 @@ def test_border_channel_is_built_per_call():
     out = image_and_border(x)
     assert out.shape == (5, 4, 4, 4) and torch.equal(out[:, 3], torch.ones(5, 4, 4))
     assert image_and_border(x[:2]).shape == (2, 4, 4, 4)
+
+
+# ---------------------------------------------------------------- memory format
+
+CL = torch.channels_last
+
+
+def test_border_channel_keeps_the_memory_format():
+    x = torch.randn(2, 3, 4, 5)
+    assert torch.equal(image_and_border(x), torch.cat((x, torch.ones(2, 1, 4, 5)), 1))
+    out = image_and_border(x.contiguous(memory_format=CL))
+    assert out.is_contiguous(memory_format=CL) and torch.equal(out, image_and_border(x))
+
+
+@pytest.mark.parametrize("make", [lambda: DownShiftedConv2d(4, 6, shift_output_down=True),
+                                  lambda: DownRightShiftedConv2d(4, 6, (2, 1), shift_output_right=True),
+                                  lambda: DownShiftedConvTranspose2d(4, 6),
+                                  lambda: DownRightShiftedConvTranspose2d(4, 6),
+                                  lambda: NIN(4, 6)], ids=["down", "down-right", "up-down", "up-down-right", "nin"])
+def test_channels_last_layers_keep_the_format_in_weight_output_and_gradients(make):
+    """A channels_last layer convolves a channels_last input with a channels_last weight (what cuDNN and
+    oneDNN run in that layout) and returns channels_last; g and v get gradients with their own strides."""
+    torch.manual_seed(0)
+    layer = make()
+    layer_cl = make().to(memory_format=CL)
+    layer_cl.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 4, 6, 6)
+    x_cl = x.contiguous(memory_format=CL)
+    wn = (getattr(layer_cl, "conv", None) or layer_cl.deconv).parametrizations.weight
+    assert wn.original1.is_contiguous(memory_format=CL)
+    w, _ = _weights(layer_cl)
+    assert w.is_contiguous(memory_format=CL)
+    torch.testing.assert_close(w, _weights(layer)[0])
+    out = layer_cl(x_cl)
+    assert out.is_contiguous(memory_format=CL)
+    torch.testing.assert_close(out, layer(x))
+    out.square().sum().backward()
+    for p in layer_cl.parameters():
+        assert p.grad.stride() == p.stride()
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "transposed"])
+def test_nchw_weight_norm_is_pytorchs_bit_for_bit(transposed):
+    """In NCHW the layers' weight norm computes what torch.nn.utils.parametrizations.weight_norm does, exactly."""
+    from torch.nn.utils.parametrizations import weight_norm
+
+    torch.manual_seed(0)
+    if transposed:
+        ours = DownRightShiftedConvTranspose2d(4, 6).deconv
+        theirs = weight_norm(torch.nn.ConvTranspose2d(4, 6, 2, 2), dim=1)
+    else:
+        ours, theirs = DownShiftedConv2d(4, 6).conv, weight_norm(torch.nn.Conv2d(4, 6, (2, 3)))
+    theirs.load_state_dict(ours.state_dict())
+    assert torch.equal(ours.weight, theirs.weight)
+    x = torch.randn(2, 4, 5, 5)
+    ours(x).square().sum().backward()
+    theirs(x).square().sum().backward()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a.grad, b.grad)
+
+
+def test_weight_norm_gradients_have_their_parameters_strides():
+    """DDP compares strides exactly, size-1 dimensions included ("Grad strides do not match bucket view
+    strides"): the (1, C, 1, 1) g of a transposed convolution must not be stored with strides (1, 1, 1, 1)."""
+    layer = DownShiftedConvTranspose2d(4, 6)
+    g = layer.deconv.parametrizations.weight.original0
+    assert g.stride() == torch.empty(g.shape).stride()
+    layer(torch.randn(2, 4, 3, 3)).sum().backward()
+    for p in layer.parameters():
+        assert p.grad.stride() == p.stride()
+
+
+def test_channels_last_dropout_mask_is_laid_out_like_its_input():
+    torch.manual_seed(0)
+    x = torch.ones(4, 8, 16, 16).contiguous(memory_format=CL)
+    y = ElementDropout(0.5)(x)
+    assert y.is_contiguous(memory_format=CL) and set(y.unique().tolist()) == {0.0, 2.0}
+    assert abs((y == 0).double().mean().item() - 0.5) < 0.02

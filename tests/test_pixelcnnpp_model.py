@@ -97,3 +97,47 @@ def test_range_check_can_be_switched_off_and_bad_settings_fail():
 def test_other_image_sizes_when_built_for_them():
     model = PixelCNNpp(nr_resnet=1, nr_filters=4, image_size=8)
     assert model(torch.zeros(2, 3, 8, 8)).shape == (2, 100, 8, 8)
+
+
+def _channels_last_copy(model):
+    import copy
+
+    return copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+
+def test_channels_last_model_runs_every_convolution_channels_last(tiny_pixelcnnpp, random_images):
+    """With the model and its input in channels_last, every convolution sees a channels_last input and
+    weight (nothing on the way falls back to NCHW), and the output is the NCHW model's."""
+    cl = torch.channels_last
+    model = tiny_pixelcnnpp(nr_resnet=1, nr_filters=8, nr_logistic_mix=3)
+    model_cl = _channels_last_copy(model)
+    seen = []
+
+    def record(module, args):
+        seen.append((type(module).__name__, args[0].is_contiguous(memory_format=cl),
+                     module.weight.is_contiguous(memory_format=cl)))
+
+    convs = [m for m in model_cl.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    for conv in convs:
+        conv.register_forward_pre_hook(record)
+    x = random_images(2)
+    out_cl = model_cl(x.contiguous(memory_format=cl))
+    assert len(seen) == len(convs) > 0
+    not_cl = [s for s in seen if not (s[1] and s[2])]
+    assert not not_cl, f"{len(not_cl)} of {len(seen)} convolution calls not channels_last (input, weight): {not_cl[:3]}"
+    assert out_cl.is_contiguous(memory_format=cl)
+    torch.testing.assert_close(out_cl, model(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+def test_every_gradient_has_its_parameters_strides(tiny_pixelcnnpp, random_images, channels_last):
+    """DDP's bucket views take the parameters' strides and it warns on any difference, even in a size-1
+    dimension ("Grad strides do not match bucket view strides")."""
+    model = tiny_pixelcnnpp(nr_resnet=1, nr_filters=8, nr_logistic_mix=3, dropout=0.5).train()
+    x = random_images(2)
+    if channels_last:
+        model, x = _channels_last_copy(model), x.contiguous(memory_format=torch.channels_last)
+    model(x).square().mean().backward()
+    bad = [(n, tuple(p.shape), p.stride(), p.grad.stride()) for n, p in model.named_parameters()
+           if p.grad.stride() != p.stride()]
+    assert not bad, f"gradients with other strides than their parameters (name, shape, strides, grads'): {bad[:3]}"

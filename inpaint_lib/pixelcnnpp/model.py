@@ -44,6 +44,10 @@ class PixelCNNpp(nn.Module):
     Trainable parameters: 53,659,080 at the defaults (the original study), 578,760 at
     ``nr_resnet=1, nr_filters=32``. ``check_inputs`` also checks that x lies in [-1, 1]
     (one device synchronisation per call; the shape checks are always made).
+
+    Memory format: the network keeps that of its input. After ``model.to(memory_format=
+    torch.channels_last)`` and with channels_last images, every convolution runs channels_last
+    (input and weight) and the output is channels_last; in NCHW everything stays NCHW.
     """
 
     def __init__(self, nr_resnet: int = 5, nr_filters: int = 160, nr_logistic_mix: int = 10,
