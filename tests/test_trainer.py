@@ -150,3 +150,16 @@ def test_compile_auto_compiles_long_runs_only(toy_root, tmp_path):
     assert parse_overrides(["compile=true"], ToyConfig) == {"compile": True}
     with pytest.raises(ValueError, match="compile must be true, false or auto, got 'sometimes'"):
         toy(toy_root, tmp_path, compile="sometimes")
+
+
+def test_more_processes_than_gpus_fails_in_one_line(toy_root, tmp_path, monkeypatch):
+    """torchrun --nproc_per_node 2 on a one-GPU machine: said before any process group is made."""
+    from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, make_config
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    config = make_config("demo", dataset="cifar10", data_root=str(toy_root), run_dir=str(tmp_path), device="cuda")
+    with pytest.raises(ValueError, match=r"more processes on this machine than it has GPUs \(1\); use --nproc_per_node 1"):
+        PixelCNNppTrainer.train(config)
