@@ -161,5 +161,5 @@ def test_more_processes_than_gpus_fails_in_one_line(toy_root, tmp_path, monkeypa
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("LOCAL_RANK", "1")
     config = make_config("demo", dataset="cifar10", data_root=str(toy_root), run_dir=str(tmp_path), device="cuda")
-    with pytest.raises(ValueError, match=r"more processes on this machine than it has GPUs \(1\); use --nproc_per_node"):
+    with pytest.raises(ValueError, match=r"more processes on this machine than it has GPUs \(1\); use --nproc"):
         PixelCNNppTrainer.train(config)
