@@ -41,7 +41,8 @@ def one_run(args) -> dict:
     from inpaint_lib.pixelcnnpp import PixelCNNppTrainer, make_config
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as run_dir:
-        config = make_config(args.preset, dataset=args.dataset, device=args.device, run_dir=run_dir,
+        chosen = {"dataset": args.dataset} if args.dataset else {}
+        config = make_config(args.preset, **chosen, device=args.device, run_dir=run_dir,
                              max_steps=args.steps, log_every=5, eval_every=0, checkpoint_every=10**9,
                              compile=args.mode == "compiled", amp=args.amp, progress=False)
         trainer = PixelCNNppTrainer(config)

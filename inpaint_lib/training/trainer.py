@@ -54,10 +54,10 @@ from .schedules import budget_spent
 __all__ = ["Trainer", "NonFiniteGuard", "distributed_context", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
-# compile="auto" compiles a run this long (see Trainer.decide_compile; the break-even is measured in
-# benchmarks/bench_compile.py and quoted in the README)
-AUTO_COMPILE_MIN_SECONDS = 1500
-AUTO_COMPILE_MIN_STEPS = 10_000
+# compile="auto" compiles a run this long: about twice the break-even that benchmarks/bench_compile.py
+# measures on the 2-core CPU (README, "Performance"); the steps are the demo model's in that time
+AUTO_COMPILE_MIN_SECONDS = 900
+AUTO_COMPILE_MIN_STEPS = 3_000
 # the columns every log has; a family adds its losses (log_columns) and held-out figures (eval_columns)
 COMMON_COLUMNS = ("step", "epoch", "lr", "seconds", "images_per_s")
 
@@ -145,6 +145,11 @@ class Trainer:
         self.compiled = self.decide_compile()
         if self.compiled:  # compiled code is cached where a later run (or a resume) finds it again
             os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(REPO_ROOT / "runs" / "compile_cache"))
+            if self.device.type == "cpu":
+                # inductor's pool of compile worker processes stays alive beside the training and takes
+                # the cores it needs (measured on 2 cores: 1.8 img/s compiled against 49 eager); compile here
+                import torch._inductor.config as inductor_config
+                inductor_config.compile_threads = 1
         self.build()
         self.ema = EMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
         # one LambdaLR per optimiser, stepped once per training step: step s runs at lr * lr_factor(s)
