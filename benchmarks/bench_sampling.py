@@ -16,13 +16,23 @@ Each sampler runs ``--repeats`` times (``--naive-repeats`` for the slow one); me
 ``--rows R`` samples only the first R rows of the lower half, for a quick look; ``--unconditional``
 draws whole images from nothing instead (:func:`inpaint_lib.pixelcnnpp.sample`, 1,024 pixels).
 
+``fast_profile`` says where the fast sampler's time goes, from two more runs: one with its phases
+timed (the first pass over the rows above the first drawn one; the row passes at row starts and
+ends; the per-pixel updates; reading the output; the draws; writing the pixels; on a GPU each
+phase is synchronised, which adds waiting), and one under ``torch.profiler`` counting the torch
+operations launched per drawn position, in all and per phase (the per-pixel cost is mostly
+their launch overhead, a few microseconds each on a CPU or a GPU). ``--note`` is recorded as it is
+(say what code was measured, e.g. for a comparison run of an older version).
+
 Prints one JSON line and appends it to ``benchmarks/results/sampling.jsonl`` (unless --no-record).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
+import functools
 import statistics
 import sys
 import time
@@ -67,6 +77,66 @@ def timed(model, x, mask, sampler: str, seed: int, device: torch.device) -> tupl
     return time.perf_counter() - start, out
 
 
+def profile_fast(model, x, mask, seed: int, device: torch.device) -> dict:
+    """The fast sampler's time per phase (one timed run) and torch operations per drawn position (one profiled run)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from inpaint_lib.pixelcnnpp import fast_sampling, sampling
+
+    net = fast_sampling.RowCachedPixelCNNpp
+    phases = {"first_pass": (net, "__init__"), "refresh": (net, "refresh"), "update": (net, "update"),
+              "output": (net, "output_at"), "write": (net, "set_pixel"),
+              "draw": (sampling, "sample_from_discretized_mix_logistic")}
+    originals = {name: getattr(owner, attr) for name, (owner, attr) in phases.items()}
+    seconds, ops, calls = collections.Counter(), collections.Counter(), collections.Counter()
+
+    def wrap(name, f, tag):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            if name == "update":                     # update(i, j): one pixel; update(i): the end of a row
+                key = "pixel_update" if len(args) > 2 or kwargs.get("j") is not None else "refresh"
+            else:
+                key = name
+            if tag:
+                with record_function("phase:" + key):
+                    return f(*args, **kwargs)
+            start = time.perf_counter()
+            out = f(*args, **kwargs)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds[key] += time.perf_counter() - start
+            calls[key] += 1
+            return out
+        return wrapper
+
+    def install(tag):
+        for name, (owner, attr) in phases.items():
+            setattr(owner, attr, wrap(name, originals[name], tag))
+
+    try:
+        install(tag=False)
+        total, _ = timed(model, x, mask, "fast", seed, device)
+        install(tag=True)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            timed(model, x, mask, "fast", seed, device)
+    finally:
+        for name, (owner, attr) in phases.items():
+            setattr(owner, attr, originals[name])
+    pixels = calls["draw"]
+    for event in prof.events():                     # torch operations called directly (not from inside another)
+        parent = event.cpu_parent
+        if event.name.startswith("phase:") or not (parent is None or parent.name.startswith("phase:")):
+            continue
+        ops[parent.name[len("phase:"):] if parent is not None else "other"] += 1
+    seconds["other"] = total - sum(seconds.values())
+    def by_size(counts, scale, digits):
+        return {k: round(v * scale, digits) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}
+
+    return {"total_s": round(total, 3), "positions": pixels, "seconds": by_size(seconds, 1, 3),
+            "ops_per_position": round(sum(ops.values()) / pixels, 1),
+            "ops_per_position_by_phase": by_size(ops, 1 / pixels, 1)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=16)
@@ -81,6 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--unconditional", action="store_true",
                    help="sample whole images from nothing (pixelcnnpp.sample) instead of the lower half")
+    p.add_argument("--no-profile", action="store_true", help="skip the fast sampler's profile (fast_profile)")
+    p.add_argument("--note", default=None, help="recorded as it is: what code was measured")
     p.add_argument("--no-record", action="store_true", help="print only; do not append to the results file")
     args = p.parse_args(argv)
     if not 1 <= args.rows <= 16:
@@ -123,6 +195,10 @@ def main(argv: list[str] | None = None) -> dict:
         "identical": bool(torch.equal(a, b)),
         "fraction_identical": round((a == b)[missing].float().mean().item(), 4),
     }
+    if not args.no_profile:
+        result["fast_profile"] = profile_fast(model, x, region, args.seed, device)
+    if args.note is not None:
+        result["note"] = args.note
     report(RESULTS, result, record=not args.no_record)
     return result
 

@@ -12,7 +12,6 @@ import math
 
 import pytest
 import torch
-from torch.nn.utils import parametrize
 
 from inpaint_lib.masks import centre_square, lower_half, random_rectangles
 from inpaint_lib.pixelcnnpp.fast_sampling import RowCachedPixelCNNpp, conv_at, deconv_at
@@ -39,10 +38,26 @@ def generator(seed: int) -> torch.Generator:
 
 # -- the fast sampler is the naive one ------------------------------------------------------------
 
+def awkward_mask() -> torch.Tensor:
+    """Rows that exercise every case of the schedule: a first drawn row that is odd (the first pass covers
+    the rows above it, rounded up to whole 8x8 rows), rows drawn from column 0 (ul rows computed pixel by pixel)
+    and from further right (ul rows refreshed), known pixels after the last drawn one, rows with nothing drawn in
+    between, and an image whose missing pixels start later than the other's."""
+    mask = torch.zeros(2, 16, 16, dtype=torch.bool)
+    mask[0, 5, :7] = True          # odd first row, from column 0, known pixels after
+    mask[0, 6, 3:] = True          # from column 3 to the edge
+    mask[0, 9] = True              # rows 7, 8 drawn in no image; a whole row (i % 4 == 1)
+    mask[0, 12, [0, 1, 4, 15]] = True   # i % 4 == 0: every level, scattered columns
+    mask[1, 8:11, 2:9] = True      # the other image: a rectangle, known pixels on both sides
+    mask[1, 15, :] = True
+    return mask
+
+
 @pytest.mark.parametrize("nr_resnet, size, mask", [
     (1, 16, lower_half(16, 16)),
     (1, 16, random_rectangles(2, 16, 16, count=2, min_size=2, max_size=4, generator=torch.Generator().manual_seed(5))),
-], ids=["lower_half", "rectangles_per_image"])
+    (2, 16, awkward_mask()),
+], ids=["lower_half", "rectangles_per_image", "awkward_rows"])
 def test_fast_draws_the_same_pixels_as_naive(nr_resnet, size, mask):
     model = tiny_model(nr_resnet, size, torch.float64)
     x = images(2, size, torch.float64)
@@ -51,6 +66,27 @@ def test_fast_draws_the_same_pixels_as_naive(nr_resnet, size, mask):
     assert naive.shape == (2, 2, 3, size, size)
     assert torch.equal(naive, fast)
     assert not torch.equal(naive[0], naive[1]), "the two completions of an image should differ"
+
+
+def test_a_channels_last_model_draws_the_same_pixels():
+    """The cache has its own (channels_last) layout whatever the model's: the same pixels from either."""
+    model, x, mask = tiny_model(1, 16, torch.float64), images(2, 16, torch.float64), lower_half(16, 16)
+    nchw = inpaint(model, x, mask, sampler="fast", generator=generator(1))
+    model = model.to(memory_format=torch.channels_last)
+    fast = inpaint(model, x.contiguous(memory_format=torch.channels_last), mask, sampler="fast",
+                   generator=generator(1))
+    naive = inpaint(model, x.contiguous(memory_format=torch.channels_last), mask, sampler="naive",
+                    generator=generator(1))
+    assert torch.equal(fast, nchw) and torch.equal(naive, nchw)
+
+
+def test_inpaint_refuses_a_generator_on_another_device_in_one_line():
+    """A real CPU generator with a model on the meta device (no accelerator needed): refused before any draw."""
+    model = tiny_model(1, 8).to("meta")
+    with pytest.raises(ValueError, match=r"the generator is on cpu but the model on meta; "
+                                         r"make it with torch.Generator\(device='meta'\)") as info:
+        inpaint(model, images(1, 8), lower_half(8, 8), generator=generator(0))
+    assert "\n" not in str(info.value)
 
 
 def test_row_and_pixel_computations_match_every_layer():
@@ -91,21 +127,24 @@ def test_row_and_pixel_computations_match_every_layer():
                                                    msg=f"{name} pixel ({r}, {c})")
 
 
-def test_cached_outputs_follow_a_full_pass_in_float32():
-    """At every drawn position the cached output is model(x) there, to float32 rounding."""
+@pytest.mark.parametrize("start", [None, 7])
+def test_cached_outputs_follow_a_full_pass_in_float32(start):
+    """At every drawn position the cached output is model(x) there, to float32 rounding; with ``start`` the
+    first pass covers only the rows above row 7 (rounded up to 8), and the ul rows are left to the pixels."""
     model = tiny_model(2, 16)
     x = images(2, 16)
     x[:, :, 8:] = 0
     g = generator(0)
-    with torch.no_grad(), parametrize.cached():
-        net = RowCachedPixelCNNpp(model, x)
+    with torch.inference_mode():
+        net = RowCachedPixelCNNpp(model, x, start=start)
         for i in range(7, 10):                       # row 8, a multiple of 4, updates every level
-            net.refresh(i)
+            net.refresh(i, ul=start is None)
             for j in range(16):
                 net.update(i, j)
                 expected = model(net.images())[:, :, i:i + 1, j:j + 1]
                 torch.testing.assert_close(net.output_at(i, j), expected, atol=1e-5, rtol=1e-5)
                 net.set_pixel(i, j, torch.rand(2, 3, generator=g) * 2 - 1, torch.ones(2, dtype=torch.bool))
+    assert net.top == (16 if start is None else 8)
 
 
 # -- what inpaint promises --------------------------------------------------------------------------

@@ -127,3 +127,130 @@ def test_fast_unconditional_sampling_draws_the_naive_pixels():
     assert len(naive.flatten(1).unique(dim=0)) == 3         # three different images, not one repeated
     with pytest.raises(ValueError, match="unknown sampler"):
         sample(model, 1, sampler="cached")
+
+
+# -- the draw: few operations, the plain formulas' numbers -------------------------------------------
+
+def reference_draw(l, generator, quantized=True):
+    """TEST ORACLE: the draw as the module docstring writes it, one formula per line (the former implementation)."""
+    from inpaint_lib.pixelcnnpp import mixture_parameters
+    logits, means, log_scales, coeffs = mixture_parameters(l)
+    b, k, h, w = logits.shape
+
+    def uniform(shape):
+        return torch.rand(shape, generator=generator, dtype=l.dtype) * (1.0 - 2.0 * 1e-5) + 1e-5
+
+    gumbel = -torch.log(-torch.log(uniform(logits.shape)))
+    choice = (logits + gumbel).argmax(dim=1)
+    index = choice[:, None, None].expand(b, 3, 1, h, w)
+    mu, log_s, coef = (t.gather(2, index).squeeze(2) for t in (means, log_scales, coeffs))
+    u = uniform(mu.shape)
+    y = mu + torch.exp(log_s) * (torch.log(u) - torch.log1p(-u))
+
+    def settle(v):
+        v = v.clamp(-1.0, 1.0)
+        return quantize(v) if quantized else v
+
+    r = settle(y[:, 0])
+    g = settle(y[:, 1] + coef[:, 0] * r)
+    b_ = settle(y[:, 2] + coef[:, 1] * r + coef[:, 2] * g)
+    return torch.stack((r, g, b_), dim=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(16, 100, 1, 1), (3, 30, 4, 5), (1, 10, 8, 8)])
+def test_draw_gives_the_plain_formulas_numbers_bit_for_bit(dtype, shape):
+    for seed in range(5):
+        l = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype) * 3
+        for quantized in (True, False):
+            got = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(seed), quantized)
+            assert torch.equal(got, reference_draw(l, torch.Generator().manual_seed(seed), quantized))
+
+
+def test_draw_works_with_autograd():
+    """Drawn without no_grad (a student's loop may forget it): no in-place error, and gradients flow unquantised."""
+    l = torch.randn(2, 30, 3, 3, requires_grad=True)
+    sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(0))                  # quantised
+    sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(0), quantized=False).sum().backward()
+    assert l.grad is not None and l.grad.abs().sum() > 0
+
+
+# -- what the samplers do to the model and the process ----------------------------------------------
+
+@pytest.mark.parametrize("sampler", ["naive", "fast"])
+def test_sampling_switches_the_models_range_check_off_and_restores_it(sampler, monkeypatch):
+    torch.manual_seed(0)
+    model = PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2, image_size=4).eval()
+    assert model.check_inputs
+    range_checks = []
+    real_aminmax = torch.aminmax
+    monkeypatch.setattr(torch, "aminmax", lambda *a, **k: range_checks.append(1) or real_aminmax(*a, **k))
+    model(torch.zeros(1, 3, 4, 4))
+    assert len(range_checks) == 1, "the spy sees the model's range check"
+    seen = []                                              # check_inputs at every forward pass while sampling
+    model.register_forward_pre_hook(lambda module, inputs: seen.append(module.check_inputs))
+    sample(model, 2, generator=torch.Generator().manual_seed(0), sampler=sampler)
+    assert len(range_checks) == 1, "sampling ran the range check"
+    assert not any(seen)
+    assert model.check_inputs is True                      # restored
+    model.check_inputs = False
+    sample(model, 1, generator=torch.Generator().manual_seed(0), sampler=sampler)
+    assert model.check_inputs is False                     # an unchecked model stays unchecked
+
+
+def test_the_models_state_is_restored_when_sampling_fails(monkeypatch):
+    from inpaint_lib.pixelcnnpp import sampling
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(sampling, "sample_rows_cached", fail)
+    model = PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2, image_size=4).train()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        sample(model, 1, sampler="fast")
+    assert model.check_inputs is True and model.training
+
+
+def test_samples_are_ordinary_tensors_and_the_thread_count_is_restored(monkeypatch):
+    """Sampling runs in inference mode, but returns a tensor that can be written to and used with autograd;
+    on a CPU the pixel loop runs on one thread (every draw is made there), and the count is restored."""
+    from inpaint_lib.pixelcnnpp import sampling
+
+    threads_at_draws = []
+    real_draw = sampling.sample_from_discretized_mix_logistic
+
+    def draw(l, generator=None):
+        threads_at_draws.append(torch.get_num_threads())
+        return real_draw(l, generator)
+
+    monkeypatch.setattr(sampling, "sample_from_discretized_mix_logistic", draw)
+    torch.manual_seed(0)
+    model = PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2, image_size=4).eval()
+    threads = torch.get_num_threads()
+    for sampler in ("naive", "fast"):
+        threads_at_draws.clear()
+        out = sample(model, 2, generator=torch.Generator().manual_seed(0), sampler=sampler)
+        assert not out.is_inference()
+        out[:, :, 0, 0] = 0.0                                          # in place: allowed
+        model(out.requires_grad_()).sum().backward()                   # through autograd: allowed
+        assert torch.get_num_threads() == threads
+        assert len(threads_at_draws) == 16
+        if sampler == "fast":
+            assert set(threads_at_draws) == {1}
+
+
+def test_sample_refuses_a_generator_on_another_device_in_one_line():
+    """The check ``inpaint`` makes too (one helper): a real CPU generator with a model on the meta device (no
+    accelerator needed), and a generator that says it is on CUDA with a CPU model, refused before any draw."""
+    import types
+
+    def model():
+        return PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2, image_size=4)
+
+    with pytest.raises(ValueError, match=r"the generator is on cpu but the model on meta; "
+                                         r"make it with torch.Generator\(device='meta'\)") as info:
+        sample(model().to("meta"), 1, generator=torch.Generator())
+    assert "\n" not in str(info.value)
+    cuda_generator = types.SimpleNamespace(device=torch.device("cuda", 0))   # only its device is looked at
+    with pytest.raises(ValueError, match=r"the generator is on cuda:0 but the model on cpu"):
+        sample(model(), 1, generator=cuda_generator)

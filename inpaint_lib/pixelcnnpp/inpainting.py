@@ -27,7 +27,7 @@ import torch
 
 from ..masks import check_mask
 from .likelihood import discretized_mix_logistic_log_prob
-from .sampling import check_sampler, evaluating, fill_in_raster_order, quantize
+from .sampling import check_generator, check_sampler, evaluating, fill_in_raster_order, quantize
 
 __all__ = ["inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "BestOfN", "best_of_n"]
 
@@ -98,9 +98,7 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     batch = images.shape[0]
     mask = _per_image_mask(mask, images, some_missing=True, some_known=True, why=_INPAINT_NEEDS)
     device = _model_device(model)
-    if generator is not None and generator.device.type != device.type:
-        raise ValueError(f"the generator is on {generator.device} but the model on {device}; "
-                         f"make it with torch.Generator(device={str(device)!r})")
+    check_generator(generator, device)
     images, mask = images.to(device), mask.to(device)
     known = images.masked_fill(mask[:, None], 0.0)
     if not torch.isfinite(known).all() or known.abs().max() > 1:

@@ -16,7 +16,10 @@ unrounded values (``quantized=False``), which blurs G and B slightly.
 
 Images are filled with such draws in raster order: :func:`sample` from nothing, and
 :func:`~.inpainting.inpaint` around known pixels, both through :func:`_sample_naive` (one
-full pass per pixel) or :func:`~.fast_sampling.sample_rows_cached` (the same pixels, cached).
+full pass per pixel) or :func:`~.fast_sampling.sample_rows_cached` (the same pixels, cached),
+in :func:`sampling_mode` (eval and inference mode, the model's range check off). All images of
+a call are drawn together, as one batch: on a GPU the time per pixel hardly depends on the
+batch size, so draw many images per call.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ import torch
 from torch.nn.utils import parametrize
 
 from .fast_sampling import sample_rows_cached
-from .likelihood import mixture_parameters
+from .likelihood import MIN_LOG_SCALE
 
 __all__ = [
-    "quantize", "to_levels", "sample_from_discretized_mix_logistic", "SAMPLERS", "check_sampler", "evaluating",
-    "fill_in_raster_order", "sample",
+    "quantize", "to_levels", "sample_from_discretized_mix_logistic", "SAMPLERS", "check_sampler", "check_generator",
+    "evaluating", "sampling_mode", "fill_in_raster_order", "sample",
 ]
 
 U_MIN = 1e-5  # uniform noise is drawn from (U_MIN, 1 - U_MIN), as in the original, so logs stay finite
@@ -50,7 +53,16 @@ def to_levels(x: torch.Tensor) -> torch.Tensor:
 
 def _uniform(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     u = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
-    return u * (1.0 - 2.0 * U_MIN) + U_MIN
+    return u.mul_(1.0 - 2.0 * U_MIN).add_(U_MIN)
+
+
+def _settle(v: torch.Tensor, quantized: bool) -> torch.Tensor:
+    """``v`` clipped to [-1, 1] and, if ``quantized``, rounded to its bin centre: :func:`quantize`'s numbers.
+
+    The rounding runs in place on the clipped copy (fewer operations; autograd allows it there).
+    """
+    v = v.clamp(-1.0, 1.0)
+    return v.add_(1.0).mul_(127.5).round_().div_(127.5).sub_(1.0) if quantized else v
 
 
 def sample_from_discretized_mix_logistic(l: torch.Tensor, generator: torch.Generator | None = None,
@@ -59,24 +71,31 @@ def sample_from_discretized_mix_logistic(l: torch.Tensor, generator: torch.Gener
 
     ``generator`` (on l's device) makes the draw reproducible; the noise for the component
     choice is drawn first, then the noise for the three colours.
+
+    The parameters are laid out as :func:`~.likelihood.mixture_parameters` reads them; only the
+    chosen component's are gathered (one ``gather`` for means, log scales and coefficients) and
+    clamped or passed through tanh: few operations, as this runs once per drawn pixel. The numbers
+    are those of the formulas in the module docstring, bit for bit.
     """
-    logits, means, log_scales, coeffs = mixture_parameters(l)
-    b, k, h, w = logits.shape
-    gumbel = -torch.log(-torch.log(_uniform(logits.shape, logits, generator)))
-    choice = (logits + gumbel).argmax(dim=1)                               # (B, H, W)
-    index = choice[:, None, None].expand(b, 3, 1, h, w)
-    mu, log_s, coef = (t.gather(2, index).squeeze(2) for t in (means, log_scales, coeffs))  # (B, 3, H, W)
+    if l.dim() != 4 or l.shape[1] % 10 or l.shape[1] == 0:
+        raise ValueError(f"l must have shape (B, 10*K, H, W), got {tuple(l.shape)}; pass the network output unchanged")
+    b, c, h, w = l.shape
+    k = c // 10
+    logits = l[:, :k]
+    params = l[:, k:].reshape(b, 3, 3, k, h, w)             # colour, (mean, log scale, coefficient), component
+    minus_gumbel = torch.log(-torch.log(_uniform(logits.shape, logits, generator)))   # -(Gumbel noise)
+    choice = (logits - minus_gumbel).argmax(dim=1)                                     # (B, H, W)
+    chosen = params.gather(3, choice.view(b, 1, 1, 1, h, w).expand(b, 3, 3, 1, h, w))  # (B, 3, 3, 1, H, W)
+    mu, log_s, coef = chosen[:, :, :, 0].unbind(2)                                     # each (B, 3, H, W)
+    log_s = log_s.clamp(min=MIN_LOG_SCALE)
+    alpha, beta, gamma = torch.tanh(coef).unbind(1)
 
     u = _uniform(mu.shape, mu, generator)
     y = mu + torch.exp(log_s) * (torch.log(u) - torch.log1p(-u))          # inverse logistic CDF
-
-    def settle(v: torch.Tensor) -> torch.Tensor:
-        v = v.clamp(-1.0, 1.0)
-        return quantize(v) if quantized else v
-
-    r = settle(y[:, 0])
-    g = settle(y[:, 1] + coef[:, 0] * r)
-    b_ = settle(y[:, 2] + coef[:, 1] * r + coef[:, 2] * g)
+    y_r, y_g, y_b = y.unbind(1)
+    r = _settle(y_r, quantized)
+    g = _settle(y_g + alpha * r, quantized)
+    b_ = _settle(y_b + beta * r + gamma * g, quantized)
     return torch.stack((r, g, b_), dim=1)
 
 
@@ -86,6 +105,20 @@ SAMPLERS = ("naive", "fast")
 def check_sampler(sampler: str) -> None:
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def check_generator(generator: torch.Generator | None, device: torch.device) -> None:
+    """A one-line ValueError unless ``generator`` (if any) is on ``device``, the model's.
+
+    Otherwise a CPU generator with a CUDA model would fail deep inside ``torch.rand``.
+    """
+    if generator is None:
+        return
+    where = generator.device
+    if where.type != device.type or (where.index is not None and device.index is not None
+                                     and where.index != device.index):
+        raise ValueError(f"the generator is on {where} but the model on {device}; "
+                         f"make it with torch.Generator(device={str(device)!r})")
 
 
 @contextlib.contextmanager
@@ -100,6 +133,27 @@ def evaluating(model: torch.nn.Module):
         model.train(was_training)
 
 
+@contextlib.contextmanager
+def sampling_mode(model: torch.nn.Module):
+    """:func:`evaluating` for the samplers: in ``torch.inference_mode()`` and with the model's input check off.
+
+    The samplers feed the model only values in [-1, 1] (checked known pixels, zeros, and draws,
+    which are clipped), so ``model.check_inputs``'s range check would only cost one device
+    synchronisation per pixel in the naive sampler. Tensors made here are inference tensors:
+    copy results out before leaving (:func:`fill_in_raster_order` does). The model's mode and
+    ``check_inputs`` are restored afterwards, also on an error.
+    """
+    check = getattr(model, "check_inputs", None)
+    if check is not None:
+        model.check_inputs = False
+    try:
+        with evaluating(model), torch.inference_mode():
+            yield
+    finally:
+        if check is not None:
+            model.check_inputs = check
+
+
 def _sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw,
                  progress: bool = False) -> torch.Tensor:
     """Fill the ``missing`` (N, H, W) pixels of ``x`` (N, 3, H, W), one full forward pass per position, in raster order.
@@ -108,7 +162,8 @@ def _sample_naive(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor
     all of them final by then; images whose pixel (i, j) is known keep it (their draw is discarded).
     ``draw(l)`` turns the output at one pixel into pixels, as for
     :func:`.fast_sampling.sample_rows_cached`, which gives the same result with far less work.
-    Returns the completed images; ``x`` is not modified.
+    Returns the completed images; ``x`` is not modified. Run it in :func:`sampling_mode`: the
+    model's range check would otherwise wait for the device at every pixel.
     """
     x = x.clone()
     positions = missing.any(dim=0).nonzero().tolist()        # row-major: raster order
@@ -126,14 +181,16 @@ def fill_in_raster_order(model: torch.nn.Module, x: torch.Tensor, missing: torch
                          generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
     """Draw the ``missing`` (N, H, W) pixels of ``x`` from the model, in raster order, with ``sampler``.
 
-    The one mechanism behind :func:`sample` and :func:`~.inpainting.inpaint`: eval mode and no
-    gradients (:func:`evaluating`), then :func:`_sample_naive` or
-    :func:`~.fast_sampling.sample_rows_cached`, each pixel drawn with ``generator``.
+    The one mechanism behind :func:`sample` and :func:`~.inpainting.inpaint`: eval mode, inference
+    mode and the model's range check off (:func:`sampling_mode`), then :func:`_sample_naive` or
+    :func:`~.fast_sampling.sample_rows_cached`, each pixel drawn with ``generator``. Returns an
+    ordinary tensor (not an inference tensor): it can be changed in place and used with autograd.
     """
     draw = functools.partial(sample_from_discretized_mix_logistic, generator=generator)
     fill = sample_rows_cached if sampler == "fast" else _sample_naive
-    with evaluating(model):
-        return fill(model, x, missing, draw, progress)
+    with sampling_mode(model):
+        out = fill(model, x, missing, draw, progress)
+    return out.clone()
 
 
 def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
@@ -150,6 +207,7 @@ def sample(model: torch.nn.Module, n: int, generator: torch.Generator | None = N
     check_sampler(sampler)
     size = model.image_size
     weight = next(model.parameters())
+    check_generator(generator, weight.device)
     x = torch.zeros(n, 3, size, size, device=weight.device, dtype=weight.dtype)
     everything = torch.ones(n, size, size, dtype=torch.bool, device=weight.device)
     return fill_in_raster_order(model, x, everything, sampler, generator, progress)
