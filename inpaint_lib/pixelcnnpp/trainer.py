@@ -104,6 +104,7 @@ class PixelCNNppTrainer(Trainer):
     checked_keys = ["nr_resnet", "nr_filters", "nr_logistic_mix", "dataset"]
     log_columns = ("train_bpd", "grad_norm")
     eval_columns = ("bpd",)
+    extra_columns = ("skipped",)
     distributed = True
 
     config: PixelCNNppConfig
@@ -162,10 +163,6 @@ class PixelCNNppTrainer(Trainer):
 
     def extra_log(self) -> dict[str, float]:
         return {"skipped": self.guard.skipped}
-
-    @property
-    def columns(self) -> list[str]:
-        return [*super().columns, "skipped"]
 
     def extra_state(self) -> dict[str, Any]:
         return {"skipped": self.guard.skipped}

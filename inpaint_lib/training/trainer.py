@@ -119,6 +119,7 @@ class Trainer:
     checked_keys: ClassVar[list[str]] = []   # config fields a checkpoint must share (architecture, data)
     log_columns: ClassVar[tuple[str, ...]] = ()
     eval_columns: ClassVar[tuple[str, ...]] = ()  # keys of evaluate() logged as test_<key>
+    extra_columns: ClassVar[tuple[str, ...]] = ()  # the keys of extra_log()
     distributed: ClassVar[bool] = False      # trains under torchrun with several processes
 
     model: nn.Module
@@ -280,7 +281,7 @@ class Trainer:
 
     @property
     def columns(self) -> list[str]:
-        return [*COMMON_COLUMNS, *self.log_columns, *(f"test_{k}" for k in self.eval_columns)]
+        return [*COMMON_COLUMNS, *self.log_columns, *(f"test_{k}" for k in self.eval_columns), *self.extra_columns]
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp)
@@ -398,7 +399,7 @@ class Trainer:
         return read_log(self.run_dir) if self.is_main else {}
 
     def extra_log(self) -> dict[str, float]:
-        """Columns a family logs besides its window means (e.g. a count)."""
+        """Columns a family logs besides its window means (e.g. a count); their names are ``extra_columns``."""
         return {}
 
     def _shared_clock(self, seconds: float) -> float:
