@@ -15,7 +15,13 @@ import torch
 
 from inpaint_lib.masks import centre_square, lower_half, random_rectangles
 from inpaint_lib.pixelcnnpp.fast_sampling import RowCachedPixelCNNpp, conv_at, deconv_at
-from inpaint_lib.pixelcnnpp.inpainting import best_of_n, conditional_bits_per_dim, inpaint, score_completions
+from inpaint_lib.pixelcnnpp.inpainting import (
+    best_of_n,
+    conditional_bits_per_dim,
+    inpaint,
+    inpainting_method,
+    score_completions,
+)
 from inpaint_lib.pixelcnnpp.layers import image_and_border
 from inpaint_lib.pixelcnnpp.likelihood import discretized_mix_logistic_log_prob
 from inpaint_lib.pixelcnnpp.model import PixelCNNpp
@@ -66,6 +72,19 @@ def test_fast_draws_the_same_pixels_as_naive(nr_resnet, size, mask):
     assert naive.shape == (2, 2, 3, size, size)
     assert torch.equal(naive, fast)
     assert not torch.equal(naive[0], naive[1]), "the two completions of an image should differ"
+
+
+@pytest.mark.parametrize("temperature", [0.5, 0.8, 1.3])
+def test_fast_draws_the_same_pixels_as_naive_at_every_temperature(temperature):
+    model = tiny_model(1, 16, torch.float64)
+    x = images(2, 16, torch.float64)
+    mask = lower_half(16, 16)
+    naive = inpaint(model, x, mask, sampler="naive", generator=generator(7), temperature=temperature)
+    fast = inpaint(model, x, mask, sampler="fast", generator=generator(7), temperature=temperature)
+    assert torch.equal(naive, fast)
+    assert not torch.equal(fast, inpaint(model, x, mask, sampler="fast", generator=generator(7)))   # T changes the draw
+    method = inpainting_method(model, seed=7, temperature=temperature)
+    assert torch.equal(method(x, mask), fast[0]) and f"T={temperature:g}" in method.name
 
 
 def test_a_channels_last_model_draws_the_same_pixels():

@@ -56,8 +56,9 @@ def bound(df):
     return df + 6 * math.sqrt(2 * df)
 
 
-def draw_levels(l, seed):
-    x = sample_from_discretized_mix_logistic(l.expand(N, -1, -1, -1), torch.Generator().manual_seed(seed))
+def draw_levels(l, seed, temperature=1.0):
+    x = sample_from_discretized_mix_logistic(l.expand(N, -1, -1, -1), torch.Generator().manual_seed(seed),
+                                             temperature=temperature)
     return to_levels(x[:, :, 0, 0])                                                    # (N, 3)
 
 
@@ -91,6 +92,39 @@ def test_samples_follow_the_likelihood_and_a_wrong_coupling_does_not(seed):
     assert max(ratio for name, ratio in wrong if name.startswith("B")) > 3, wrong        # B is far off
 
 
+def tempered(l, temperature):
+    """TEST ORACLE: the outputs of the tempered mixture, written out: logits / T, log scales + log T."""
+    out = l.clone()
+    out[:, :K] /= temperature
+    params = out[:, K:].view(1, 3, 3 * K, 1, 1)
+    params[:, :, K:2 * K] += math.log(temperature)
+    return out
+
+
+@pytest.mark.parametrize("temperature", [0.6, 1.5])
+def test_samples_at_a_temperature_follow_the_tempered_mixture(temperature):
+    """Drawn at T, the pixels follow the likelihood of the mixture with logits / T and scales * T (every
+    colour, through the coupling), and not the model's own mixture."""
+    l = pixel_outputs(0)
+    levels = draw_levels(l, 3, temperature)
+    assert all(ratio < 1 for _, ratio in statistics(tempered(l, temperature), levels))
+    assert max(ratio for _, ratio in statistics(l, levels)) > 3
+
+
+def test_temperature_one_is_the_models_own_draw_bit_for_bit_and_bad_values_are_refused():
+    l = torch.randn(3, 30, 4, 5, generator=torch.Generator().manual_seed(0)) * 3
+    plain = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(1))
+    assert torch.equal(sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(1), temperature=1.0),
+                       plain)
+    assert not torch.equal(sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(1),
+                                                                temperature=0.8), plain)
+    model = PixelCNNpp(nr_resnet=1, nr_filters=4, nr_logistic_mix=2, image_size=4)
+    for bad in (0, -1.0, float("nan"), "0.8", True):
+        with pytest.raises(ValueError, match="temperature must be a positive number") as info:
+            sample(model, 1, temperature=bad)
+        assert "\n" not in str(info.value)
+
+
 def test_seeded_generator_reproduces_and_values_are_bin_centres():
     l = torch.randn(2, 50, 4, 4)
     a = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(7))
@@ -117,11 +151,12 @@ def test_unconditional_sample_from_a_tiny_model():
     torch.testing.assert_close(quantize(a), a)
 
 
-def test_fast_unconditional_sampling_draws_the_naive_pixels():
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 0.8, 1.3])
+def test_fast_unconditional_sampling_draws_the_naive_pixels(temperature):
     torch.manual_seed(0)
     model = PixelCNNpp(nr_resnet=2, nr_filters=8, nr_logistic_mix=3, image_size=8, dropout=0.5).double().train()
-    naive = sample(model, 3, generator=torch.Generator().manual_seed(5), sampler="naive")
-    fast = sample(model, 3, generator=torch.Generator().manual_seed(5), sampler="fast")
+    naive = sample(model, 3, generator=torch.Generator().manual_seed(5), sampler="naive", temperature=temperature)
+    fast = sample(model, 3, generator=torch.Generator().manual_seed(5), sampler="fast", temperature=temperature)
     assert model.training                                   # eval mode only while sampling
     assert torch.equal(naive, fast)
     assert len(naive.flatten(1).unique(dim=0)) == 3         # three different images, not one repeated
@@ -219,9 +254,9 @@ def test_samples_are_ordinary_tensors_and_the_thread_count_is_restored(monkeypat
     threads_at_draws = []
     real_draw = sampling.sample_from_discretized_mix_logistic
 
-    def draw(l, generator=None):
+    def draw(l, generator=None, **options):
         threads_at_draws.append(torch.get_num_threads())
-        return real_draw(l, generator)
+        return real_draw(l, generator, **options)
 
     monkeypatch.setattr(sampling, "sample_from_discretized_mix_logistic", draw)
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ import torch
 
 from ..masks import check_mask
 from .likelihood import discretized_mix_logistic_log_prob
-from .sampling import check_generator, check_sampler, evaluating, fill_in_raster_order, quantize
+from .sampling import check_generator, check_sampler, check_temperature, evaluating, fill_in_raster_order, quantize
 
 __all__ = ["inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "BestOfN", "best_of_n"]
 
@@ -74,7 +74,8 @@ _LIKELIHOOD_NEEDS = "the conditional likelihood is that of the missing pixels"
 # -- sampling -------------------------------------------------------------------------------------
 
 def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_samples: int = 1,
-            sampler: str = "fast", generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+            sampler: str = "fast", generator: torch.Generator | None = None, progress: bool = False,
+            temperature: float = 1.0) -> torch.Tensor:
     """Complete the missing pixels of ``images`` with a PixelCNN++ ``model``: (n_samples, B, 3, H, W).
 
     ``images`` (B, 3, H, W) in [-1, 1] (the values of missing pixels are ignored); ``mask`` (H, W)
@@ -87,10 +88,13 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     pixel changes (:mod:`.fast_sampling`) and draws the same pixels from the same generator
     (exactly in float64; in float32 a draw that falls right at a bin edge can, rarely, round
     to the neighbouring level, and the two samplers then go their own ways).
+    ``temperature`` T < 1 draws from the sharpened mixture (logits / T, scales * T; see
+    :mod:`.sampling`); 1, the default, is the model's own conditional distribution.
     The model runs in eval mode (restored afterwards) without gradients; to sample from EMA
     weights, load them into the model first. Drawn pixels lie on the 256 levels.
     """
     check_sampler(sampler)
+    check_temperature(temperature)
     if not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
     _check_images(model, images)
@@ -106,23 +110,27 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
 
     x = known.to(_model_dtype(model)).repeat(n_samples, 1, 1, 1)   # copies: [all B images] * n_samples
     missing = mask.repeat(n_samples, 1, 1)
-    out = fill_in_raster_order(model, x, missing, sampler, generator, progress).to(images.dtype)
+    out = fill_in_raster_order(model, x, missing, sampler, generator, progress, temperature).to(images.dtype)
     out = torch.where(missing[:, None], out, images.repeat(n_samples, 1, 1, 1))   # known pixels, bit for bit
     return out.view(n_samples, batch, 3, size, size)
 
 
-def inpainting_method(model: torch.nn.Module, sampler: str = "fast", seed: int = 0):
+def inpainting_method(model: torch.nn.Module, sampler: str = "fast", seed: int = 0, temperature: float = 1.0):
     """``method(masked, mask) -> one completion`` for :mod:`inpaint_lib.evaluation` (``evaluate``, ``complete``).
 
     Each call draws a new completion (one seeded generator runs through all calls), so calling
-    the method n times gives n different completions of the same images, reproducibly.
+    the method n times gives n different completions of the same images, reproducibly; each is
+    drawn at ``temperature`` (:func:`inpaint`).
     """
+    check_sampler(sampler)
+    check_temperature(temperature)
     generator = torch.Generator(_model_device(model)).manual_seed(seed)
 
     def method(masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return inpaint(model, masked, mask, sampler=sampler, generator=generator)[0].to(masked.device)
+        return inpaint(model, masked, mask, sampler=sampler, generator=generator,
+                       temperature=temperature)[0].to(masked.device)
 
-    method.name = f"PixelCNN++ ({sampler} sampler)"
+    method.name = f"PixelCNN++ ({sampler} sampler{'' if temperature == 1 else f', T={temperature:g}'})"
     return method
 
 
