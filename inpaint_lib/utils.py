@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 import random
 import sys
 import tempfile
@@ -20,8 +21,8 @@ import torch
 from tqdm import tqdm
 
 __all__ = [
-    "seed_everything", "pick_device", "native_bf16", "set_cpu_threads", "REPO_ROOT", "atomic_write", "full_float32",
-    "QUIET_REFRESH_S", "progress_bar", "run_dir", "check_parameters",
+    "seed_everything", "pick_device", "native_bf16", "describe_machine", "set_cpu_threads", "REPO_ROOT",
+    "atomic_write", "full_float32", "QUIET_REFRESH_S", "progress_bar", "run_dir", "check_parameters",
 ]
 
 
@@ -73,6 +74,23 @@ def native_bf16(device: torch.device) -> bool:
     if device.type == "cpu":
         return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
     return False
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # not Linux
+        return platform.processor() or platform.machine()
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.machine())
+
+
+def describe_machine() -> dict:
+    """The machine a figure is measured on: uname, CPU model, cores, bf16 in hardware, the GPU when there is one."""
+    info = {"uname": " ".join(platform.uname()), "processor": platform.processor() or platform.machine(),
+            "cpu_model": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_bf16": native_bf16(torch.device("cpu"))}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
 
 
 def set_cpu_threads(threads: int | None = None) -> int:

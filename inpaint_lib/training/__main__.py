@@ -17,12 +17,15 @@ import argparse
 import dataclasses
 import importlib
 import os
+import shlex
 import sys
 
 from ..utils import set_cpu_threads
 from .config import parse_overrides
 
-__all__ = ["MODELS", "main"]
+__all__ = ["MODELS", "PROGRAM", "trainer_class", "config_from_command", "main"]
+
+PROGRAM = "python -m inpaint_lib.train"
 
 # subcommand -> the trainer class that trains it
 MODELS: dict[str, str] = {
@@ -31,7 +34,10 @@ MODELS: dict[str, str] = {
 }
 
 
-def _trainer_class(model: str):
+def trainer_class(model: str):
+    """The trainer class of the family ``model`` (a key of :data:`MODELS`)."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model family {model!r}; choose one of {', '.join(MODELS)}")
     module, name = MODELS[model].split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -51,11 +57,11 @@ def _add_common_arguments(parser: argparse.ArgumentParser, presets: list[str]) -
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m inpaint_lib.train",
+    parser = argparse.ArgumentParser(prog=PROGRAM,
                                      description="Train an inpainting model (the notebooks' training core).")
     sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     for name in MODELS:
-        cls = _trainer_class(name)
+        cls = trainer_class(name)
         module = sys.modules[cls.__module__]
         doc = (module.__doc__ or name).strip().splitlines()[0]
         _add_common_arguments(sub.add_parser(name, help=doc, description=doc), list(cls.config_class.PRESETS))
@@ -73,10 +79,27 @@ def _config_from_args(args: argparse.Namespace, config_class):
     return config_class.from_preset(args.preset, **overrides)
 
 
+def config_from_command(command: str | list[str]):
+    """``(trainer class, configuration)`` that a training command builds, without training.
+
+    ``command``: the whole line (``"python -m inpaint_lib.train pixelcnnpp --preset demo ..."``)
+    or the arguments after the program. A line that is not this program's fails in one line.
+    """
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    program = PROGRAM.split()
+    if argv[:len(program)] == program:
+        argv = argv[len(program):]
+    elif isinstance(command, str):
+        raise ValueError(f"not a training command (it should start with {PROGRAM!r}): {command!r}")
+    args = _build_parser().parse_args(argv)
+    cls = trainer_class(args.model)
+    return cls, _config_from_args(args, cls.config_class)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    cls = _trainer_class(args.model)
+    cls = trainer_class(args.model)
     try:
         config = _config_from_args(args, cls.config_class)
     except ValueError as err:
