@@ -10,7 +10,7 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
 - ``metrics``               L1 / MSE / PSNR / SSIM / sharpness on the missing region only, per image; diversity
 - ``baselines``             naive inpainting methods every model must beat: mean colour, last row, mirror, neighbour
 - ``evaluation``            how every method is scored: one protocol, several completions side by side, a results table
-- ``viz``                   image grids (masked input | completions | truth) and loss curves
+- ``viz``                   image grids (masked input | completions | truth), loss curves, diagrams of networks
 - ``data``                  data sets in the course's canonical npz format
   - ``store``               the canonical store: where data sets live, how they are checked, read and written
   - ``tensors``             pixels <-> model inputs: uint8 (N, H, W, 3) in 0..255 <-> float (N, 3, H, W) in [-1, 1]
@@ -42,6 +42,10 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
   - ``receptive_field``     which input pixels an output pixel depends on, read off from gradients
   - ``original_pixelcnn``   the original PixelCNN (masked convolutions, 256-way softmax), for contrast
   - ``trainer``             :class:`PixelCNNppTrainer`, its configuration and presets
+- ``pretrained``            the trained models the course ships: 16-bit weights with their cards, checked on load
+  - ``registry``            the shipped models, the commands that trained them, ``available`` and ``load``
+  - ``export``              a finished run -> 16-bit weights and a card with figures from the course's evaluation
+  - ``__main__``            ``python -m inpaint_lib.pretrained {list,train,export,verify}`` (``make pretrained``)
 - ``course``                the course's own tooling: lectures, exercises, checks of students' answers
   - ``demo``                the lecture sequence and ``make demo`` (every notebook at its CPU demo size)
   - ``exercises``           ``exercises/`` generated from ``solutions/`` (``make exercises``)
@@ -51,9 +55,10 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
     - ``ch01_masking``      exercise 01: masking and PSNR
     - ``ch02_unet``         exercise 02: the U-Net skip connection block
     - ``ch03_patchgan``     exercise 03: PatchGAN and the GAN loss
-    - ``ch04_causal_conv``  exercise 04: down-shifted convolutions and causality
-    - ``ch05_dmol``         exercise 05: the discretized logistic mixture likelihood
-    - ``ch06_sampling``     exercise 06: conditional sampling
+    - ``ch04a_causal_conv`` exercise 04a: down-shifted convolutions and causality
+    - ``ch04b_dmol``        exercise 04b: the discretized logistic mixture likelihood
+    - ``ch05_ema``          exercise 05: the moving average of the weights and its warm-up
+    - ``ch06_sampling``     exercise 06: drawing from the mixture, and conditional sampling
 """
 
 __version__ = "0.1.0"

@@ -30,9 +30,12 @@ from .layers import (
     image_and_border,
 )
 
-__all__ = ["PixelCNNpp", "NUM_STAGES"]
+__all__ = ["PixelCNNpp", "NUM_STAGES", "DIAGRAM_UNITS"]
 
 NUM_STAGES = 3  # resolutions 32, 16, 8
+# the modules a diagram of the network draws as boxes (:func:`inpaint_lib.viz.draw_network`)
+DIAGRAM_UNITS = (GatedResNet, DownShiftedConv2d, DownRightShiftedConv2d, DownShiftedConvTranspose2d,
+                 DownRightShiftedConvTranspose2d, NIN)
 
 
 class PixelCNNpp(nn.Module):
