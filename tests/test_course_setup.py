@@ -89,6 +89,27 @@ def test_papermill_sees_every_parameter(path):
     assert list(papermill.inspect_notebook(str(path))) == assigned
 
 
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "notebooks"], ids=lambda p: p.name)
+def test_every_notebook_refuses_a_misspelt_parameter_in_one_line(path, monkeypatch):
+    """The notebook's first cells as papermill runs them (imports, parameters, the injected cell, the next
+    cell), in this process: the cell after the parameters must stop on the unknown name before it does anything."""
+    import matplotlib
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+    matplotlib.use("Agg")
+    monkeypatch.chdir(path.parent)
+    nb = parameterize_notebook(load_notebook_node(str(path)), {"n_imagez": 3})   # as `papermill -p` does
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "injected-parameters" in code[2].metadata.get("tags", [])
+    namespace: dict = {}
+    for cell in code[:3]:
+        exec(compile(cell.source, path.name, "exec"), namespace)
+    with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) n_imagez; this notebook takes ") as info:
+        exec(compile(code[3].source, path.name, "exec"), namespace)
+    assert "\n" not in str(info.value)
+    assert "dataset" in str(info.value) or "epochs" in str(info.value)
+
+
 def test_check_parameters_catches_unknown_names():
     from inpaint_lib.utils import check_parameters
     before = {"torch", "np"}
