@@ -135,7 +135,7 @@ MUTATIONS = {
     return F.mse_loss(prediction, target)
 """},
     ],
-    "04_down_shifted_conv": [
+    "04a_down_shifted_conv": [
         {"block": 0, "expect": "symmetric ('same') padding", "body": """
     return F.conv2d(x, weight, bias, padding="same")
 """},
@@ -192,7 +192,7 @@ MUTATIONS = {
     return x.grad.abs().sum(dim=(0, 1))
 """},
     ],
-    "05_dmol_loss": [
+    "04b_dmol_loss": [
         {"block": 0, "expect": "the 255 edge bin is not handled: for x = 1 the probability is 1 - sigmoid(",
             "edits": [("torch.where(x > 0.999, log_one_minus_cdf_minus, interior))", "interior)")]},
         {"block": 0, "expect": "the 0 edge bin is not handled",
@@ -223,23 +223,76 @@ MUTATIONS = {
         {"block": 1, "expect": "the log scales are not clamped",
             "edits": [("params[:, :, k:2 * k].clamp(min=-7.0)", "params[:, :, k:2 * k]")]},
     ],
+    "05_ema": [
+        {"block": 0, "expect": "no warm-up", "body": """
+    return decay
+"""},
+        {"block": 0, "expect": "max instead of min", "edits": [("return min(", "return max(")]},
+        {"block": 0, "expect": "the step is counted from 1", "edits": [("(1 + step) / (10 + step)",
+                                                                       "(2 + step) / (11 + step)")]},
+        {"block": 0, "expect": "never reaches `decay`", "edits": [("min(decay, (1 + step) / (10 + step))",
+                                                                   "(1 + step) / (10 + step)")]},
+        {"block": 1, "expect": "moved the wrong way", "edits": [("mine.mul_(d).add_(theirs, alpha=1 - d)",
+                                                                 "mine.mul_(1 - d).add_(theirs, alpha=d)")]},
+        {"block": 1, "expect": "no warm-up", "edits": [("d = ema_decay(decay, step)", "d = decay")]},
+        {"block": 1, "expect": "buffers were averaged",
+            "edits": [("            mine.copy_(theirs)",
+                       "            if mine.is_floating_point():\n"
+                       "                mine.mul_(d).add_(theirs, alpha=1 - d)\n"
+                       "            else:\n"
+                       "                mine.copy_(theirs)")]},
+        {"block": 1, "expect": "were not updated", "edits": [("            mine.copy_(theirs)", "            pass")]},
+        {"block": 1, "expect": "require gradients", "body": """
+    d = ema_decay(decay, step)
+    average.requires_grad_(True)
+    for mine, theirs in zip(average.parameters(), model.parameters()):
+        mine.data = d * mine.data + (1 - d) * theirs.data
+    for mine, theirs in zip(average.buffers(), model.buffers()):
+        mine.copy_(theirs)
+"""},
+    ],
     "06_conditional_sampling": [
-        {"block": 0, "expect": "all missing pixels were drawn from one network pass",
+        {"block": 0, "expect": "the Gumbel noise has the wrong sign",
+            "edits": [("(logits - torch.log(-torch.log(u_k)))", "(logits + torch.log(-torch.log(u_k)))")]},
+        {"block": 0, "expect": "clip", "edits": [("v.clamp(-1.0, 1.0) + 1", "v + 1")]},
+        {"block": 0, "expect": "256 levels",
+            "edits": [("return torch.round((v.clamp(-1.0, 1.0) + 1) * 127.5) / 127.5 - 1",
+                       "return v.clamp(-1.0, 1.0)")]},
+        {"block": 0, "expect": "coupled to the raw logistic draws",
+            "edits": [("g = level(y[:, 1] + coef[:, 0] * r)", "g = level(y[:, 1] + coef[:, 0] * y[:, 0])"),
+                      ("b_ = level(y[:, 2] + coef[:, 1] * r + coef[:, 2] * g)",
+                       "b_ = level(y[:, 2] + coef[:, 1] * y[:, 0] + coef[:, 2] * y[:, 1])")]},
+        {"block": 0, "expect": "beta and gamma are swapped",
+            "edits": [("coef[:, 1] * r + coef[:, 2] * g", "coef[:, 2] * r + coef[:, 1] * g")]},
+        {"block": 0, "expect": "drawn in another order",
+            "edits": [("    u_k = uniform(logits.shape)",
+                       "    u_c = uniform((b, 3, h, w))\n    u_k = uniform(logits.shape)"),
+                      ("    u_c = uniform((b, 3, h, w))                               # then", "    # then")]},
+        {"block": 0, "expect": "follow the mixture's probabilities", "body": """
+    b, c, h, w = l.shape
+    k = c // 10
+    params = l[:, k:].reshape(b, 3, 3, k, h, w)
+    u = torch.rand((b, 3, h, w), generator=generator, dtype=l.dtype) * (1 - 2e-5) + 1e-5
+    mu = params[:, :, 0].mean(dim=2)                          # the components' average, not one component
+    y = mu + 0.05 * (torch.log(u) - torch.log1p(-u))
+    return torch.round((y.clamp(-1.0, 1.0) + 1) * 127.5) / 127.5 - 1
+"""},
+        {"block": 1, "expect": "all missing pixels were drawn from one network pass",
             "edits": [("    with torch.no_grad():\n", "    with torch.no_grad():\n        l_all = model(x)\n"),
                       ("l = model(x)[:, :, i:i + 1, j:j + 1]", "l = l_all[:, :, i:i + 1, j:j + 1]")]},
-        {"block": 0, "expect": "drawn column by column",
+        {"block": 1, "expect": "drawn column by column",
             "edits": [("for i in range(height // 2, height):\n            for j in range(width):",
                        "for j in range(width):\n            for i in range(height // 2, height):")]},
-        {"block": 0, "expect": "known pixels changed", "edits": [("range(height // 2, height)", "range(height)")]},
-        {"block": 0, "expect": "write pixel (i, j) into the image",
+        {"block": 1, "expect": "known pixels changed", "edits": [("range(height // 2, height)", "range(height)")]},
+        {"block": 1, "expect": "write pixel (i, j) into the image",
             "edits": [("    x = images.clone()\n", "    x = images.clone()\n    out = images.clone()\n"),
                       ("x[:, :, i:i + 1, j:j + 1] = sample", "out[:, :, i:i + 1, j:j + 1] = sample"),
                       ("return x", "return out")]},
-        {"block": 0, "expect": "call model.eval() before sampling", "edits": [("    model.eval()\n", "")]},
-        {"block": 0, "expect": "a whole image was drawn at every step",
+        {"block": 1, "expect": "call model.eval() before sampling", "edits": [("    model.eval()\n", "")]},
+        {"block": 1, "expect": "a whole image was drawn at every step",
             "edits": [("l = model(x)[:, :, i:i + 1, j:j + 1]\n"
                        "                x[:, :, i:i + 1, j:j + 1] = sample_from_discretized_mix_logistic(l, generator)",
                        "x[:, :, i, j] = sample_from_discretized_mix_logistic(model(x), generator)[:, :, i, j]")]},
-        {"block": 0, "expect": "work on a copy", "edits": [("x = images.clone()", "x = images")]},
+        {"block": 1, "expect": "work on a copy", "edits": [("x = images.clone()", "x = images")]},
     ],
 }

@@ -157,10 +157,10 @@ def test_checks_catch_wrong_answers_and_say_what_is_wrong(name, mutation):
 
 def test_an_edit_that_no_longer_matches_the_solution_is_reported():
     path = REPO / "solutions" / "06_conditional_sampling.ipynb"
-    edited = wrong_answer(path, {"block": 0, "edits": [("x = images.clone()", "x = images")]})
+    edited = wrong_answer(path, {"block": 1, "edits": [("x = images.clone()", "x = images")]})
     assert "images.clone()" not in edited and "    x = images\n" in edited and "sample_from_discretized" in edited
     with pytest.raises(ValueError, match="occurs 0 times in the solution"):
-        wrong_answer(path, {"block": 0, "edits": [("not in the solution", "x")]})
+        wrong_answer(path, {"block": 1, "edits": [("not in the solution", "x")]})
 
 
 def test_every_exercise_block_has_a_mutation():

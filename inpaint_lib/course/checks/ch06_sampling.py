@@ -1,7 +1,8 @@
-"""Checks for exercise 06: conditional sampling."""
+"""Checks for exercise 06: drawing from the mixture, and conditional sampling."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -9,7 +10,154 @@ import torch
 from ... import masks
 from ._common import _passed
 
-__all__ = ["check_inpaint_lower_half"]
+__all__ = ["check_mixture_sampler", "check_inpaint_lower_half"]
+
+U_MIN = 1e-5
+
+
+def _draw(l: torch.Tensor, generator: torch.Generator, gumbel_sign: float = -1.0, clip: bool = True,
+          rounded: bool = True, couple_drawn: bool = True, beta_gamma_swapped: bool = False,
+          component_noise_first: bool = True) -> torch.Tensor:
+    """The mixture draw with switches for the known mistakes (the defaults are the right answer)."""
+    b, c, h, w = l.shape
+    k = c // 10
+    logits = l[:, :k]
+    params = l[:, k:].reshape(b, 3, 3, k, h, w)
+
+    def uniform(shape):
+        return torch.rand(shape, generator=generator, dtype=l.dtype) * (1 - 2 * U_MIN) + U_MIN
+
+    if component_noise_first:
+        u_k = uniform(logits.shape)
+        u_c = uniform((b, 3, h, w))
+    else:
+        u_c = uniform((b, 3, h, w))
+        u_k = uniform(logits.shape)
+    choice = (logits + gumbel_sign * torch.log(-torch.log(u_k))).argmax(dim=1)
+    index = choice[:, None, None].expand(b, 3, 1, h, w)
+    mu = params[:, :, 0].gather(2, index)[:, :, 0]
+    log_s = params[:, :, 1].gather(2, index)[:, :, 0].clamp(min=-7.0)
+    coef = torch.tanh(params[:, :, 2].gather(2, index)[:, :, 0])
+    y = mu + torch.exp(log_s) * (torch.log(u_c) - torch.log1p(-u_c))
+
+    def level(v):
+        v = v.clamp(-1.0, 1.0) if clip else v
+        return torch.round((v + 1) * 127.5) / 127.5 - 1 if rounded else v
+
+    r = level(y[:, 0])
+    r_used = r if couple_drawn else y[:, 0]
+    g = level(y[:, 1] + coef[:, 0] * r_used)
+    g_used = g if couple_drawn else y[:, 1]
+    on_r, on_g = (coef[:, 2], coef[:, 1]) if beta_gamma_swapped else (coef[:, 1], coef[:, 2])
+    return torch.stack([r, g, level(y[:, 2] + on_r * r_used + on_g * g_used)], dim=1)
+
+
+_MIXTURE_MISTAKES = {
+    "the Gumbel noise has the wrong sign: k = argmax(logit_k - log(-log u_k)); with + the least likely components "
+    "win": dict(gumbel_sign=1.0),
+    "the colours are not clipped to [-1, 1] before rounding: the edge bins 0 and 255 hold the whole tails": dict(
+        clip=False),
+    "the colours are not rounded to their bin centres v / 127.5 - 1: every sample must be one of the 256 levels, "
+    "and G and B must be coupled to the rounded R (and G)": dict(rounded=False),
+    "G and B are coupled to the raw logistic draws, not to the pixel values drawn before them: use the clipped, "
+    "rounded r (and g) in g = y_G + alpha r and b = y_B + beta r + gamma g": dict(couple_drawn=False),
+    "beta and gamma are swapped: beta (B on R) multiplies r and gamma (B on G) multiplies g, "
+    "b = y_B + beta r + gamma g": dict(beta_gamma_swapped=True),
+    "the random numbers are drawn in another order: first the component noise (the logits' shape), then the colour "
+    "noise (B, 3, H, W)": dict(component_noise_first=False),
+}
+
+
+def _chi_square_ratio(counts: torch.Tensor, probs: torch.Tensor) -> float:
+    """Pearson's statistic over cells expecting >= 5 (the rest pooled) over its 6-sigma bound (< 1: consistent)."""
+    expected = probs * counts.sum()
+    big = expected >= 5
+    obs = torch.cat((counts[big], counts[~big].sum().view(1)))
+    exp = torch.cat((expected[big], expected[~big].sum().view(1)))
+    keep = exp > 0
+    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
+    df = int(keep.sum()) - 1
+    return stat / (df + 6 * math.sqrt(2 * df))
+
+
+def _follows_the_likelihood(draw: Callable) -> str | None:
+    """None when 40,000 draws of one pixel follow the likelihood's per-bin probabilities, else what is off."""
+    from ...pixelcnnpp import channel_log_probs
+    g = torch.Generator().manual_seed(11)
+    k = 3
+    logits = torch.randn(k, generator=g, dtype=torch.float64)
+    means = torch.rand(3, k, generator=g, dtype=torch.float64) * 1.2 - 0.6
+    log_scales = -3.5 + 0.5 * torch.rand(3, k, generator=g, dtype=torch.float64)
+    coeffs = torch.tensor([[1.0, -0.8, 0.6], [-1.2, 0.9, 0.5], [0.7, 0.4, -1.0]], dtype=torch.float64)
+    l = torch.cat((logits, torch.cat((means, log_scales, coeffs), dim=1).flatten())).view(1, 10 * k, 1, 1)
+    n = 40_000
+    x = draw(l.expand(n, -1, -1, -1).clone(), torch.Generator().manual_seed(12))
+    levels = torch.round((x[:, :, 0, 0].clamp(-1, 1) + 1) * 127.5).long()
+    values = torch.arange(256, dtype=torch.float64) / 127.5 - 1
+    log_pi = torch.log_softmax(l[0, :k, 0, 0], dim=0)
+
+    def pmf(fixed: torch.Tensor, colour: int) -> torch.Tensor:
+        grid = fixed.view(1, 3, 1, 1).expand(256, 3, 1, 1).clone()
+        grid[:, colour] = values.view(256, 1, 1)
+        log_p = channel_log_probs(grid, l.expand(256, -1, -1, -1))[:, : colour + 1, :, 0, 0].sum(dim=1)
+        p = torch.exp(log_pi + log_p).sum(dim=1)
+        return p / p.sum()
+
+    r_counts = torch.bincount(levels[:, 0], minlength=256).double()
+    if _chi_square_ratio(r_counts, pmf(torch.zeros(3, dtype=torch.float64), 0)) >= 1:
+        return "the red values do not follow the mixture's probabilities for R"
+    r = int(r_counts.argmax())
+    rows = levels[levels[:, 0] == r]
+    fixed = torch.stack((values[r], values[0], values[0]))
+    if _chi_square_ratio(torch.bincount(rows[:, 1], minlength=256).double(), pmf(fixed, 1)) >= 1:
+        return f"the green values given R = {r} do not follow the mixture's probabilities for G given R"
+    return None
+
+
+def check_mixture_sampler(draw: Callable) -> None:
+    """``draw(l, generator)``: one pixel per position from network outputs ``l`` (B, 10K, H, W): (B, 3, H, W).
+
+    Exactly the pixels ``inpaint_lib``'s ``sample_from_discretized_mix_logistic`` draws from a generator seeded
+    the same way (float64 outputs, so that no rounding of the arithmetic can move a value across a bin edge), and,
+    drawn 40,000 times for one pixel, R and G given R must follow the likelihood's own per-bin probabilities
+    (chi-square). Recognised mistakes: the Gumbel sign, no clipping, no rounding, coupling to the raw draws,
+    beta and gamma swapped, the random numbers drawn in the other order.
+    """
+    from ...pixelcnnpp import quantize, sample_from_discretized_mix_logistic
+
+    for shape, seed in (((16, 30, 1, 1), 1), ((2, 50, 4, 5), 2), ((3, 100, 2, 2), 3)):
+        l = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 3
+        where = f"draw on outputs of shape {shape}"
+        got = draw(l.clone(), torch.Generator().manual_seed(seed))
+        b, _, h, w = shape
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (b, 3, h, w):
+            what = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise AssertionError(f"{where}: return one pixel per position, shape (B, 3, H, W) = {(b, 3, h, w)}, "
+                                 f"got {what}")
+        expected = sample_from_discretized_mix_logistic(l, torch.Generator().manual_seed(seed))
+        if torch.equal(got, expected):
+            continue
+        for message, switches in _MIXTURE_MISTAKES.items():
+            if torch.equal(got, _draw(l, torch.Generator().manual_seed(seed), **switches)):
+                raise AssertionError(f"{where}: {message}")
+        if got.min() < -1 or got.max() > 1:
+            raise AssertionError(f"{where}: values outside [-1, 1]: clip each colour before rounding it")
+        if not torch.equal(quantize(got), got):
+            raise AssertionError(f"{where}: the values are not on the 256 levels: round each colour to its bin "
+                                 "centre, round((v + 1) * 127.5) / 127.5 - 1")
+        off = _follows_the_likelihood(draw)
+        if off:
+            raise AssertionError(f"{where}: {off}: check the component choice, the inverse CDF "
+                                 "y = mu + s (log u - log(1 - u)) and the coupling")
+        wrong = (got != expected).any(1).flatten().nonzero()[0, 0].item()
+        raise AssertionError(f"{where}: a valid-looking draw, but not the pixels inpaint_lib draws from the same "
+                             f"generator (first difference at flat position {wrong}): use the random numbers as "
+                             "the notebook says, u = rand * (1 - 2e-5) + 1e-5, first for the components, then for "
+                             "the colours")
+    off = _follows_the_likelihood(draw)
+    if off:
+        raise AssertionError(off)
+    _passed("check_mixture_sampler")
 
 
 def _sampling_variants(model, x0: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Checks for exercise 04: down-shifted convolutions and causality."""
+"""Checks for exercise 04a: down-shifted convolutions and causality."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for exercise 05: the discretized logistic mixture likelihood."""
+"""Checks for exercise 04b: the discretized logistic mixture likelihood."""
 
 from __future__ import annotations
 
