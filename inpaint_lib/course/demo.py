@@ -4,7 +4,8 @@
     python -m inpaint_lib.course list
 
 Each notebook is executed by papermill with its own defaults (the CPU demo) and
-``run_dir=<out>/<notebook name>``; the executed notebook is written beside its run folder.
+``run_dir=<out>/<notebook name>`` (notebook 05, which keeps a folder per preset:
+``<out>/05_train_pixelcnnpp/demo``, :data:`RUN_FOLDERS`); the executed notebook is written beside its run folder.
 Notebook 06 is pointed at the models that 02, 03 and 05 trained there (:data:`UPSTREAM_RUNS`).
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from ..utils import REPO_ROOT
 
-__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "lecture_notebooks", "run_notebook", "demo", "main"]
+__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "run_notebook", "demo", "main"]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -25,7 +26,10 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 # The runs a notebook compares, as its parameters, relative to the folder that holds every notebook's
 # run: notebook 06 loads the models of 02, 03 and 05 (its own defaults are the same paths under runs/).
 UPSTREAM_RUNS = {"06_inpainting": {"unet_run": "02_unet/l1_unet", "pixelgan_run": "03_pix2pix/pixelgan",
-                                   "patchgan_run": "03_pix2pix/patchgan", "pixelcnnpp_run": "05_train_pixelcnnpp"}}
+                                   "patchgan_run": "03_pix2pix/patchgan",
+                                   "pixelcnnpp_run": "05_train_pixelcnnpp/demo"}}
+# run folders other than the notebook's name, as the notebook's own default lays them out under runs/
+RUN_FOLDERS = {"05_train_pixelcnnpp": "05_train_pixelcnnpp/demo"}
 
 
 def lecture_notebooks() -> list[Path]:
@@ -37,7 +41,7 @@ def run_notebook(notebook: Path, out: Path, parameters: dict | None = None) -> P
     """Execute ``notebook`` with papermill; returns the path of the executed copy."""
     import papermill
 
-    run = out / notebook.stem
+    run = out / RUN_FOLDERS.get(notebook.stem, notebook.stem)
     run.mkdir(parents=True, exist_ok=True)
     executed = out / notebook.name
     papermill.execute_notebook(str(notebook), str(executed), parameters={"run_dir": str(run), **(parameters or {})},
