@@ -36,7 +36,7 @@ from ..training import CHECKPOINT_NAME
 from ..training.checkpoint import load_checkpoint
 from ..training.log import read_log
 from ..utils import REPO_ROOT, atomic_write, describe_machine, full_float32, seed_everything
-from .registry import FOLDER, RECIPES, card_path, family_trainer, sha256, weights_path
+from .registry import FOLDER, RECIPES, card_path, family_trainer, sha256, upcast_into, weights_path
 
 __all__ = ["TERMS", "STORAGE_DTYPE", "TEMPERATURES", "to_storage", "figures_of_likelihood", "figures_of_completions",
            "recommended_temperature", "check_tolerances", "measure_check", "training_curve", "export"]
@@ -65,12 +65,6 @@ def to_storage(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The state dict as shipped: floating tensors in :data:`STORAGE_DTYPE`, integer buffers unchanged."""
     return {k: (v.detach().to("cpu", STORAGE_DTYPE) if v.is_floating_point() else v.detach().cpu()).contiguous()
             for k, v in weights.items()}
-
-
-def _upcast(model: nn.Module, weights: dict[str, torch.Tensor]) -> nn.Module:
-    reference = model.state_dict()
-    model.load_state_dict({k: v.to(reference[k].dtype) for k, v in weights.items()})
-    return model.eval()
 
 
 @torch.no_grad()
@@ -233,8 +227,8 @@ def export(name: str, run_dir: str | Path | None = None, folder: str | Path | No
     weights = state["ema"]["weights"] if averaged else state["networks"][cls.model_name]
     stored = to_storage(weights)
     build = cls._saved_config(state, device="cpu")
-    full = _upcast(cls.build_model(build), weights)
-    shipped = _upcast(cls.build_model(build), stored)
+    full = upcast_into(cls.build_model(build), weights)
+    shipped = upcast_into(cls.build_model(build), stored)
 
     dataset = config["dataset"]
     root = root if root is not None else config.get("data_root")

@@ -22,8 +22,8 @@ from torch import nn
 
 from ..utils import pick_device
 
-__all__ = ["FOLDER", "RECIPES", "Recipe", "Pretrained", "available", "card", "load", "read_weights", "weights_path",
-           "card_path", "sha256", "family_trainer"]
+__all__ = ["FOLDER", "RECIPES", "Recipe", "Pretrained", "available", "card", "load", "read_weights", "upcast_into",
+           "weights_path", "card_path", "sha256", "family_trainer"]
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -153,6 +153,13 @@ def read_weights(name: str, model_card: dict, folder: str | Path | None = None) 
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
+def upcast_into(model: nn.Module, weights: dict[str, torch.Tensor]) -> nn.Module:
+    """``model`` in eval mode holding ``weights`` (e.g. the stored 16-bit ones), each cast to the model's own dtype."""
+    reference = model.state_dict()
+    model.load_state_dict({k: v.to(reference[k].dtype) for k, v in weights.items()})
+    return model.eval()
+
+
 def load(name: str, device: str | torch.device = "cpu", folder: str | Path | None = None) -> Pretrained:
     """Shipped model ``name`` in eval mode on ``device`` (float32), and its card.
 
@@ -164,6 +171,4 @@ def load(name: str, device: str | torch.device = "cpu", folder: str | Path | Non
     weights = read_weights(name, model_card, folder)
     model = _build(model_card, name)
     _check_fit(model, weights, name, folder)
-    reference = model.state_dict()
-    model.load_state_dict({k: v.to(reference[k].dtype) for k, v in weights.items()})
-    return Pretrained(model.to(pick_device(str(device))).eval(), model_card)
+    return Pretrained(upcast_into(model, weights).to(pick_device(str(device))), model_card)
