@@ -129,6 +129,7 @@ def test_make_demo_points_notebook_06_at_the_runs_of_02_03_and_05(tmp_path, monk
     assert calls[1] == ("06_inpainting", {"unet_run": str(tmp_path / "02_unet" / "l1_unet"),
                                           "pixelgan_run": str(tmp_path / "03_pix2pix" / "pixelgan"),
                                           "patchgan_run": str(tmp_path / "03_pix2pix" / "patchgan"),
+                                          "dropout_run": str(tmp_path / "03_pix2pix" / "patchgan_dropout"),
                                           "pixelcnnpp_run": str(tmp_path / "05_train_pixelcnnpp" / "demo")})
     # the same layout as the notebooks' own defaults, which write under runs/<notebook name>
     cell = next(c for c in nbformat.read(REPO / "notebooks" / "06_inpainting.ipynb", as_version=4).cells

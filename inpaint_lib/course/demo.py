@@ -6,7 +6,8 @@
 Each notebook is executed by papermill with its own defaults (the CPU demo) and
 ``run_dir=<out>/<notebook name>`` (notebook 05, which keeps a folder per preset:
 ``<out>/05_train_pixelcnnpp/demo``, :data:`RUN_FOLDERS`); the executed notebook is written beside its run folder.
-Notebook 06 is pointed at the models that 02, 03 and 05 trained there (:data:`UPSTREAM_RUNS`).
+Notebook 06 compares the shipped models; it is also told where 02, 03 and 05 trained theirs (:data:`UPSTREAM_RUNS`),
+for its ``models="runs"`` setting.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ __all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "ru
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
 
-# The runs a notebook compares, as its parameters, relative to the folder that holds every notebook's
-# run: notebook 06 loads the models of 02, 03 and 05 (its own defaults are the same paths under runs/).
+# The runs a notebook compares, as its parameters, relative to the folder that holds every notebook's run: notebook
+# 06 with models="runs" loads the models of 02, 03 and 05 (its own defaults are the same paths under runs/).
 UPSTREAM_RUNS = {"06_inpainting": {"unet_run": "02_unet/l1_unet", "pixelgan_run": "03_pix2pix/pixelgan",
                                    "patchgan_run": "03_pix2pix/patchgan",
+                                   "dropout_run": "03_pix2pix/patchgan_dropout",
                                    "pixelcnnpp_run": "05_train_pixelcnnpp/demo"}}
 # run folders other than the notebook's name, as the notebook's own default lays them out under runs/
 RUN_FOLDERS = {"05_train_pixelcnnpp": "05_train_pixelcnnpp/demo"}
