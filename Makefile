@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Jupyter refuses to run as root unless told it may (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv demo test test-unit test-fast lint lab exercises pretrained lock clean-runs
+.PHONY: venv demo test test-unit test-fast lint lab exercises pretrained site site-check lock clean-runs
 
 venv: $(STAMP)
 
@@ -25,11 +25,11 @@ demo: $(STAMP)
 
 # Unit tests, then the notebooks and solutions under nbval (their assert cells are the checks).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=15
 	$(BIN)/python -m pytest --nbval-lax notebooks solutions -p no:cacheprovider
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=15
 
 # The unit tests without those marked slow (subprocesses, torchrun, executed notebooks): a quick check while editing.
 test-fast: $(STAMP)
@@ -51,6 +51,17 @@ pretrained: $(STAMP)
 	  $(BIN)/python -m inpaint_lib.pretrained train $$name && \
 	  $(BIN)/python -m inpaint_lib.pretrained export $$name || exit 1; \
 	done
+
+# The course as a website in runs/site/ (Sphinx and myst-nb): make demo's executed notebooks are reused when newer
+# than their sources, the others are executed first. EXECUTED=DIR builds from another folder of executed copies.
+EXECUTED ?= runs/demo
+site: $(STAMP)
+	$(BIN)/python -m inpaint_lib.course site --executed $(EXECUTED)
+
+# Every page of the built site in headless Chromium (Debian's chromium and chromium-driver); screenshots in
+# runs/site/screenshots/.
+site-check: $(STAMP)
+	$(BIN)/python -m inpaint_lib.course.site_check
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG)

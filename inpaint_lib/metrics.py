@@ -131,9 +131,9 @@ def sharpness(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
     The summed absolute differences between horizontally and vertically neighbouring sub-pixels,
     over neighbour pairs that are both missing, of the prediction divided by the same sum for
-    the target:
+    the target (over the missing pairs only)::
 
-        sharpness[b] = sum |grad prediction_b| / sum |grad target_b|      (missing pairs only)
+        sharpness[b] = sum |grad prediction_b| / sum |grad target_b|
 
     1 means as much local contrast as the real image; a blurry (averaged) completion scores well
     below 1, a flat one 0, a noisy one above 1. It says nothing about being *right*; pair it with L1.

@@ -36,8 +36,8 @@ The ``seed`` preset turns it off (``composite=False``) to be the original study'
 logged losses compare with the study's final values.
 
 Logged, in the study's units (``log.csv`` in the run folder, means over ``log_every`` steps):
-``D_real``, ``D_fake`` (the two halves of L_D before the 0.5), ``G_GAN``, ``G_L1`` = 100 *
-mean |y_fake - y| over the whole image on the [-1, 1] scale (pix2pix's number when lambda = 100),
+``D_real``, ``D_fake`` (the two halves of L_D before the 0.5), ``G_GAN``, ``G_L1`` =
+``100 * mean |y_fake - y|`` over the whole image on the [-1, 1] scale (pix2pix's number when lambda = 100),
 and ``G_L1_lower`` = the same over the missing pixels only (twice G_L1 when compositing).
 """
 

@@ -1,4 +1,4 @@
-"""The discretized logistic mixture likelihood of PixelCNN++, in nats, and bits/dim.
+r"""The discretized logistic mixture likelihood of PixelCNN++, in nats, and bits/dim.
 
 For each pixel the network outputs ``10 K`` numbers (``K = nr_logistic_mix``), laid out along
 channels as in the original code::
@@ -12,7 +12,9 @@ channels as in the original code::
 
 A pixel x = (r, g, b) in [-1, 1] (256 levels, bin centres ``k / 127.5 - 1``, half width 1/255) has
 
-    p(x) = sum_k pi_k  P_k(r; mu_R)  P_k(g; mu_G + alpha r)  P_k(b; mu_B + beta r + gamma g)
+.. math::
+
+    p(x) = \sum_k \pi_k \, P_k(r;\ \mu_R) \, P_k(g;\ \mu_G + \alpha r) \, P_k(b;\ \mu_B + \beta r + \gamma g)
 
 where P_k(v; m) is the mass that the logistic distribution with mean m and scale s gives the
 bin of v: colours are coupled linearly *inside* each mixture component, R -> G -> B.
@@ -154,7 +156,8 @@ def discretized_mix_logistic_loss(x: torch.Tensor, l: torch.Tensor, per_image: b
 
 
 def bits_per_dim(nats: torch.Tensor | float, num_images: int, image_shape: tuple[int, int, int] = (3, 32, 32)):
-    """``nats / (num_images * C * H * W * ln 2)``: a summed negative log-likelihood in bits per sub-pixel.
+    r"""A summed negative log-likelihood in bits per sub-pixel,
+    :math:`\text{bits/dim} = \frac{\text{nats}}{N \cdot C \cdot H \cdot W \cdot \ln 2}` for N images.
 
     Works on floats and tensors alike (a per-image loss with ``num_images=1`` gives per-image bits/dim).
     """

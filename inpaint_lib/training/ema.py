@@ -1,9 +1,12 @@
-"""An exponential moving average of a network's weights, with a warm-up.
+r"""An exponential moving average of a network's weights, with a warm-up.
 
 After optimiser step ``t`` (0-based), every parameter of the averaged copy moves towards the
 trained network's:
 
-    ema = d_t * ema + (1 - d_t) * w,        d_t = min(decay, (1 + t) / (10 + t)).
+.. math::
+
+    \bar\theta \leftarrow d_t\, \bar\theta + (1 - d_t)\, \theta, \qquad
+    d_t = \min\Big(\text{decay}, \frac{1 + t}{10 + t}\Big).
 
 Without the warm-up, ``d_t = decay`` from the start, and after ``t`` steps the random initial
 weights still carry ``decay ** t`` of the average: 0.99 ** 150 = 0.22 after a 150-step notebook
