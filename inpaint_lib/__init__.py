@@ -49,7 +49,9 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
 - ``course``                the course's own tooling: lectures, exercises, checks of students' answers
   - ``demo``                the lecture sequence and ``make demo`` (every notebook at its CPU demo size)
   - ``exercises``           ``exercises/`` generated from ``solutions/`` (``make exercises``)
-  - ``__main__``            ``python -m inpaint_lib.course {demo,list}``
+  - ``site``                ``make site``: the course as a website (Sphinx), its link and figure checks
+  - ``site_check``          the built site opened page by page in headless Chromium
+  - ``__main__``            ``python -m inpaint_lib.course {demo,list,site}``
   - ``checks``              the ``check_*`` functions the exercise notebooks import
     - ``_common``           what every chapter's checks share: closeness, naming a mistake, the pass line
     - ``ch01_masking``      exercise 01: masking and PSNR

@@ -32,7 +32,8 @@ from urllib.parse import unquote, urlsplit
 from ..utils import REPO_ROOT
 from .demo import UPSTREAM_RUNS, lecture_notebooks, run_notebook
 
-__all__ = ["SiteError", "executed_notebooks", "build_site", "site_pages", "check_links", "check_figures", "main"]
+__all__ = ["SiteError", "executed_notebooks", "write_sources", "build_site", "site_pages", "check_links",
+           "check_figures", "main"]
 
 EXERCISES = REPO_ROOT / "exercises"
 SOLUTIONS = REPO_ROOT / "solutions"
