@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from inpaint_lib.course.checks.ch06_sampling import chi_square
 from inpaint_lib.pixelcnnpp import PixelCNNpp, channel_log_probs, quantize, sample, sample_from_discretized_mix_logistic
 from inpaint_lib.pixelcnnpp.sampling import to_levels
 
@@ -38,17 +39,6 @@ def conditional_pmf(l, fixed, c):
     log_p = channel_log_probs(x, l.expand(256, -1, -1, -1))[:, : c + 1, :, 0, 0].sum(dim=1)   # (256, K)
     p = torch.exp(log_pi + log_p).sum(dim=1)
     return p / p.sum()
-
-
-def chi_square(counts, probs):
-    """Pearson's statistic over cells expecting >= 5 (the rest pooled) and its degrees of freedom."""
-    expected = probs * counts.sum()
-    big = expected >= 5
-    obs = torch.cat((counts[big], counts[~big].sum().view(1)))
-    exp = torch.cat((expected[big], expected[~big].sum().view(1)))
-    keep = exp > 0
-    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
-    return stat, int(keep.sum()) - 1
 
 
 def bound(df):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..utils import REPO_ROOT
 
-__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "run_notebook", "demo", "main"]
+__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "upstream_parameters", "run_notebook",
+           "demo", "main"]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -37,6 +38,11 @@ RUN_FOLDERS = {"05_train_pixelcnnpp": "05_train_pixelcnnpp/demo"}
 def lecture_notebooks() -> list[Path]:
     """The notebooks ``NN_topic.ipynb`` in course order (only those that exist)."""
     return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def upstream_parameters(notebook: Path, out: Path) -> dict[str, str]:
+    """The run parameters of ``notebook`` (:data:`UPSTREAM_RUNS`) pointed at the runs under ``out``."""
+    return {name: str(out / rel) for name, rel in UPSTREAM_RUNS.get(notebook.stem, {}).items()}
 
 
 def run_notebook(notebook: Path, out: Path, parameters: dict | None = None) -> Path:
@@ -58,8 +64,7 @@ def demo(out: Path, only: list[str] | None = None) -> int:
     for nb in notebooks:
         print(f"--- {nb.name}", flush=True)
         start = time.perf_counter()
-        upstream = {name: str(out / rel) for name, rel in UPSTREAM_RUNS.get(nb.stem, {}).items()}
-        executed = run_notebook(nb, out, upstream)
+        executed = run_notebook(nb, out, upstream_parameters(nb, out))
         timings.append((executed, time.perf_counter() - start))
     print("\nDone. Executed notebooks, figures and logs:")
     for executed, seconds in timings:

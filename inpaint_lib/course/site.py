@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..utils import REPO_ROOT
-from .demo import UPSTREAM_RUNS, lecture_notebooks, run_notebook
+from .demo import lecture_notebooks, run_notebook, upstream_parameters
 
 __all__ = ["SiteError", "executed_notebooks", "write_sources", "build_site", "site_pages", "check_links",
            "check_figures", "main"]
@@ -111,10 +111,9 @@ def executed_notebooks(executed: Path, log=print) -> list[Path]:
         copy = executed / notebook.name
         if _stale(notebook, copy):
             log(f"executing {notebook.name} (no executed copy newer than it in {executed})")
-            upstream = {name: str(executed / rel) for name, rel in UPSTREAM_RUNS.get(notebook.stem, {}).items()}
             start = time.perf_counter()
             try:
-                run_notebook(notebook, executed, upstream)
+                run_notebook(notebook, executed, upstream_parameters(notebook, executed))
             except papermill.PapermillExecutionError as err:
                 raise SiteError(f"notebooks/{notebook.name} failed at cell {err.cell_index}: {err.ename}: "
                                 f"{str(err.evalue)[:200]}") from None

@@ -10,7 +10,7 @@ import torch
 from ... import masks
 from ._common import _passed
 
-__all__ = ["check_mixture_sampler", "check_inpaint_lower_half"]
+__all__ = ["check_mixture_sampler", "check_inpaint_lower_half", "chi_square"]
 
 U_MIN = 1e-5
 
@@ -68,15 +68,20 @@ _MIXTURE_MISTAKES = {
 }
 
 
-def _chi_square_ratio(counts: torch.Tensor, probs: torch.Tensor) -> float:
-    """Pearson's statistic over cells expecting >= 5 (the rest pooled) over its 6-sigma bound (< 1: consistent)."""
+def chi_square(counts: torch.Tensor, probs: torch.Tensor) -> tuple[float, int]:
+    """Pearson's statistic of ``counts`` against ``probs`` over cells expecting >= 5 (the rest pooled), and its
+    degrees of freedom."""
     expected = probs * counts.sum()
     big = expected >= 5
     obs = torch.cat((counts[big], counts[~big].sum().view(1)))
     exp = torch.cat((expected[big], expected[~big].sum().view(1)))
     keep = exp > 0
-    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
-    df = int(keep.sum()) - 1
+    return ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item(), int(keep.sum()) - 1
+
+
+def _chi_square_ratio(counts: torch.Tensor, probs: torch.Tensor) -> float:
+    """Pearson's statistic over its 6-sigma bound, ``df + 6 sqrt(2 df)`` (< 1: consistent)."""
+    stat, df = chi_square(counts, probs)
     return stat / (df + 6 * math.sqrt(2 * df))
 
 
