@@ -48,6 +48,7 @@ html_theme = "sphinx_book_theme"
 html_title = "Image inpainting"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.png"
+html_css_files = ["course.css"]
 html_context = {{"default_mode": "light"}}
 html_theme_options = {{"show_toc_level": 2, "use_download_button": False, "use_fullscreen_button": False}}
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -168,6 +169,12 @@ def _landing_page(readme: str, figure: str | None) -> str:
 def _toctree(caption: str, entries: list[str]) -> str:
     return f"\n```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n:hidden:\n\n" + "\n".join(entries) + "\n```\n"
 
+# the course's code lines run to 120 characters: on a wide screen the page and its article grow to 1,920 pixels (the
+# theme stops them at about 1,400), so that notebook cells need no sideways scrolling there
+COURSE_CSS = """.bd-page-width { max-width: 120rem; }
+.bd-main .bd-content .bd-article-container { max-width: 100%; }
+"""
+
 
 def write_sources(src: Path, executed: list[Path], executed_dir: Path) -> Path:
     """Lay out the Sphinx source tree: conf.py, the landing page, the notebooks and the API pages."""
@@ -176,6 +183,7 @@ def write_sources(src: Path, executed: list[Path], executed_dir: Path) -> Path:
     (src / "_static").mkdir(parents=True)
     (src / "conf.py").write_text(CONF.format(repo=str(REPO_ROOT)))
     _favicon(src / "_static" / "favicon.png")
+    (src / "_static" / "course.css").write_text(COURSE_CSS)
     import jupyter_server_mathjax
     mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
     shutil.copytree(mathjax, src / "_static" / "mathjax")
