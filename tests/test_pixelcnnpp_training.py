@@ -52,7 +52,9 @@ def test_loss_goes_down_and_bits_per_dim_are_counted_over_the_whole_split(tiny_r
     with torch.no_grad():
         expected = nats_per_dim(x, trainer.model(x)).item() / math.log(2)
     assert log["test_bpd"][-1] == pytest.approx(expected, rel=1e-5)
-    assert trainer.evaluate(n_images=None, batch_size=5)["bpd"] == pytest.approx(expected, rel=1e-5)  # ragged batch
+    every = trainer.evaluate(n_images=None, batch_size=5)  # ragged batch
+    assert every["bpd"] == pytest.approx(expected, rel=1e-5) and every["n_images"] == len(x) == 16
+    assert trainer.evaluate(n_images=4)["n_images"] == 4 and trainer.evaluate(n_images=100)["n_images"] == 16
 
 
 def test_learning_rate_decays_every_step(tiny_root, tmp_path, monkeypatch):

@@ -132,12 +132,12 @@ def check_page(driver, url: str, timeout_s: float = 30.0) -> dict:
 
 
 def _screenshot(driver, path: Path, max_height: int = 9000) -> None:
+    window = driver.get_window_size()
     height = min(max_height, driver.execute_script("return document.documentElement.scrollHeight"))
-    width = driver.get_window_size()["width"]
-    driver.set_window_size(width, height)
+    driver.set_window_size(window["width"], height)
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
-    driver.set_window_size(width, 1000)
+    driver.set_window_size(window["width"], window["height"])
 
 
 def check_site(site: Path, port: int = DEFAULT_PORT, log=print) -> dict:

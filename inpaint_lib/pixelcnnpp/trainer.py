@@ -175,7 +175,8 @@ class PixelCNNppTrainer(Trainer):
 
     @torch.no_grad()
     def evaluate(self, n_images: int | None = None, batch_size: int = 100) -> dict[str, float]:
-        """Test bits/dim of the averaged weights: ``{"bpd": sum of NLL / (n_images * 3 * 32 * 32 * ln 2)}``.
+        """Test bits/dim of the averaged weights: ``{"bpd": sum of NLL / (n_images * 3 * 32 * 32 * ln 2),
+        "n_images": n_images}``, over the first ``n_images`` test images (None: every one).
 
         Always float32, also after training under bf16 autocast, and without TF32 on a GPU
         (:func:`inpaint_lib.utils.full_float32`): the figure of record. The sum stays on the device
@@ -188,7 +189,7 @@ class PixelCNNppTrainer(Trainer):
             for start in range(0, len(images), batch_size):
                 x = self.to_input(data.to_float(images[start: start + batch_size]))
                 total += discretized_mix_logistic_loss(x, model(x), check_inputs=False).double()
-        return {"bpd": float(bits_per_dim(total.item(), len(images)))}
+        return {"bpd": float(bits_per_dim(total.item(), len(images))), "n_images": len(images)}
 
     @torch.no_grad()
     def samples(self, n: int | None = None, seed: int = 1234) -> torch.Tensor:
