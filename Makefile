@@ -1,23 +1,28 @@
 # The course's commands. `make demo` and `make test` set everything up on a fresh clone.
-PYTHON ?= python3.11
-VENV   := .venv
+# Without make (Windows): the same steps are `python -m inpaint_lib.course.install`, then
+# `.venv\Scripts\python -m inpaint_lib.course demo` or `... test` (README, "Install").
+#
+# The first Python 3.11, 3.12 or 3.13 on the PATH (inpaint_lib/course/install.py says which are supported);
+# name another with `make PYTHON=/path/to/python3.12`. CPU=1: no CUDA libraries (Linux; torch's CPU build).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3 python; do \
+	$$p -m inpaint_lib.course.install --check >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV   ?= .venv
 BIN    := $(VENV)/bin
-UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
+CPU    ?=
 # Jupyter refuses to run as root unless told it may (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv demo test test-unit test-fast lint lab exercises pretrained site site-check lock clean-runs
+.PHONY: venv demo test test-unit test-fast lint lab exercises pretrained site site-check lock lock-check clean-runs \
+	data-tinyimagenet32 data-cifar10
 
 venv: $(STAMP)
 
 # The pinned stack (requirements.lock) and the course package, installed with uv, bytecode compiled.
-$(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements.lock
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
-	touch $(STAMP)
+$(STAMP): requirements.lock pyproject.toml inpaint_lib/course/install.py
+	@test -n "$(PYTHON)" || { echo "make: no Python 3.11, 3.12 or 3.13 found on the PATH; install one (python.org or your \
+	package manager) or name it: make PYTHON=/path/to/python3.12"; exit 1; }
+	$(PYTHON) -m inpaint_lib.course.install --venv $(VENV) $(if $(CPU),--cpu)
 
 # Every lecture notebook at its CPU demo size on the sample data set; results under runs/demo/.
 demo: $(STAMP)
@@ -25,8 +30,7 @@ demo: $(STAMP)
 
 # Unit tests, then the notebooks and solutions under nbval (their assert cells are the checks).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests --durations=15
-	$(BIN)/python -m pytest --nbval-lax notebooks solutions -p no:cacheprovider
+	$(BIN)/python -m inpaint_lib.course test
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests --durations=15
@@ -63,11 +67,24 @@ site: $(STAMP)
 site-check: $(STAMP)
 	$(BIN)/python -m inpaint_lib.course.site_check
 
+# Real photographs: Tiny ImageNet (CS231n) downloaded (248 MB, checked by MD5, resumable) and converted to
+# $$INPAINT_DATA (or data/)/tinyimagenet32/{train,val}.npz; nothing to do when it is already there.
+data-tinyimagenet32: $(STAMP)
+	$(BIN)/python -m inpaint_lib.data download tinyimagenet32
+
+data-cifar10: $(STAMP)
+	$(BIN)/python -m inpaint_lib.data download cifar10
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG)
 
+# One universal lock for every supported platform and Python (environment markers on the platform-specific pins);
+# lock-check resolves it for each row of the support table (uv's --python-platform), installing nothing.
 lock:
-	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile --universal requirements.in --python-version 3.11 -o requirements.lock
+
+lock-check: $(STAMP)
+	$(BIN)/python -m inpaint_lib.course.install --check-lock
 
 clean-runs:
 	rm -rf runs/demo
