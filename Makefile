@@ -13,7 +13,7 @@ CPU    ?=
 # Jupyter refuses to run as root unless told it may (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv demo test test-unit test-fast lint lab exercises pretrained site site-check lock lock-check clean-runs \
+.PHONY: venv demo test test-unit test-fast lint lab exercises pretrained site site-check lock lock-check test-lowest-torch clean-runs \
 	data-tinyimagenet32 data-cifar10
 
 venv: $(STAMP)
@@ -38,6 +38,20 @@ test-unit: $(STAMP)
 # The unit tests without those marked slow (subprocesses, torchrun, executed notebooks): a quick check while editing.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" tests
+
+# The fast unit tests once more, on the newest supported Python with the lowest supported torch (pyproject.toml),
+# installed the way a hosted notebook adds the course to the torch it has: pip install -e ".[course]" keeps it.
+LOWEST_TORCH   := 2.6.0
+LOWEST_VISION  := 0.21.0
+NEWEST_PYTHON  ?= python3.13
+LOWEST_ENV     := runs/lowest-torch
+test-lowest-torch: $(STAMP)
+	rm -rf $(LOWEST_ENV) && $(BIN)/uv venv --quiet --seed --python $(NEWEST_PYTHON) $(LOWEST_ENV)
+	$(BIN)/uv pip install --quiet --python $(LOWEST_ENV)/bin/python torch==$(LOWEST_TORCH) torchvision==$(LOWEST_VISION)
+	$(LOWEST_ENV)/bin/python -m pip install --quiet -e ".[course]"
+	$(LOWEST_ENV)/bin/python -c "import torch; v = torch.__version__.split('+')[0]; \
+	assert v == '$(LOWEST_TORCH)', f'pip replaced the installed torch $(LOWEST_TORCH) by {v}'; print('torch', v, 'kept')"
+	$(LOWEST_ENV)/bin/python -m pytest -m "not slow" tests -p no:cacheprovider -q
 
 # Ruff, configured in pyproject.toml ([tool.ruff]); the notebooks are not linted.
 lint: $(STAMP)

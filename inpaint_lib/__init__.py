@@ -10,6 +10,7 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
 - ``metrics``               L1 / MSE / PSNR / SSIM / sharpness on the missing region only, per image; diversity
 - ``baselines``             naive inpainting methods every model must beat: mean colour, last row, mirror, neighbour
 - ``evaluation``            how every method is scored: one protocol, several completions side by side, a results table
+- ``plausibility``          can a classifier tell completions from real lower halves? A two-sample test with controls
 - ``viz``                   image grids (masked input | completions | truth), loss curves, diagrams of networks
 - ``data``                  data sets in the course's canonical npz format
   - ``store``               the canonical store: where data sets live, how they are checked, read and written
@@ -17,6 +18,7 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
   - ``loader``              in-memory batches, shuffled reproducibly from (seed, epoch); the same data as a Dataset
   - ``sample``              the embedded ``sample`` set: 32x32 crops of scikit-image's photographs, built offline
   - ``converters``          the published ImageNet32, Tiny ImageNet and CIFAR-10 files -> the canonical store
+  - ``download``            Tiny ImageNet fetched from its published address: checked, resumable, then converted
   - ``__main__``            ``python -m inpaint_lib.data``: list, build, convert and import data sets
 - ``training``              training, written once for every model family
   - ``trainer``             :class:`Trainer`, the loop every family's trainer builds on; the non-finite guard
@@ -51,6 +53,7 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
   - ``exercises``           ``exercises/`` generated from ``solutions/`` (``make exercises``)
   - ``site``                ``make site``: the course as a website (Sphinx), its link and figure checks
   - ``site_check``          the built site opened page by page in headless Chromium
+  - ``install``             the supported Pythons and platforms, and ``.venv`` (``make venv``; standard library only)
   - ``__main__``            ``python -m inpaint_lib.course {demo,list,site}``
   - ``checks``              the ``check_*`` functions the exercise notebooks import
     - ``_common``           what every chapter's checks share: closeness, naming a mistake, the pass line

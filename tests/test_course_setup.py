@@ -140,3 +140,25 @@ def test_make_demo_points_notebook_06_at_the_runs_of_02_03_and_05(tmp_path, monk
     defaults = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell.source).body}
     for name, relative in course.UPSTREAM_RUNS["06_inpainting"].items():
         assert defaults[name] == f"runs/{relative}"
+
+
+def test_demo_on_another_data_set_gives_each_notebook_the_parameters_it_declares():
+    from inpaint_lib.course.demo import dataset_parameters, default_out, lecture_notebooks
+
+    notebooks = {nb.stem[:2]: nb for nb in lecture_notebooks()}
+    assert dataset_parameters(notebooks["00"], "tinyimagenet32") == {"dataset": "tinyimagenet32", "test_split": "val"}
+    assert dataset_parameters(notebooks["05"], "tinyimagenet32") == {"dataset": "tinyimagenet32"}  # no test_split
+    assert dataset_parameters(notebooks["06"], "cifar10") == {"dataset": "cifar10"}
+    assert dataset_parameters(notebooks["01"], None) == {}
+    assert default_out(None).name == "demo" and default_out("sample").name == "demo"
+    assert default_out("tinyimagenet32").name == "demo-tinyimagenet32"
+
+
+def test_demo_on_a_missing_data_set_stops_in_one_line(tmp_path, monkeypatch, capsys):
+    from inpaint_lib.course.demo import main
+
+    monkeypatch.setenv("INPAINT_DATA", str(tmp_path))
+    assert main(["demo", "--dataset", "tinyimagenet32", "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "download tinyimagenet32" in error
+    assert not (tmp_path / "out").exists()

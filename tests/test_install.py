@@ -138,3 +138,18 @@ def test_the_installer_needs_only_the_standard_library():
     code = ("import sys; import inpaint_lib.course.install; "
             "sys.exit(sorted({'torch', 'numpy'} & set(sys.modules)) != [])")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_ci_tests_the_lowest_torch_that_pyproject_admits():
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    bounds = dict(re.fullmatch(r"([a-z-]+)>=([\d.]+)", d).groups() for d in project["dependencies"])
+    makefile = (REPO / "Makefile").read_text()
+    lowest = re.search(r"^LOWEST_TORCH\s*:=\s*(\S+)$", makefile, re.M)[1]
+    vision = re.search(r"^LOWEST_VISION\s*:=\s*(\S+)$", makefile, re.M)[1]
+    assert lowest.startswith(bounds["torch"]) and vision.startswith(bounds["torchvision"])
+    assert project["requires-python"] == ">=3.11,<3.14"
+    assert "make test-lowest-torch" in (REPO / ".ci" / "run").read_text()
+    assert "make lock-check" in (REPO / ".ci" / "run").read_text()

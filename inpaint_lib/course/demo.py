@@ -1,7 +1,12 @@
 """The lecture sequence, and ``make demo``: run every notebook at its CPU demo size.
 
     python -m inpaint_lib.course demo [--out runs/demo] [--only 00 01]
+    python -m inpaint_lib.course demo --dataset tinyimagenet32    # on real photographs: runs/demo-tinyimagenet32/
     python -m inpaint_lib.course list
+
+``--dataset`` gives every notebook that has a ``dataset`` parameter that data set, and its held-out split
+to those with a ``test_split`` parameter (:func:`dataset_parameters`); notebook 06 then compares the
+shipped models, which were trained on Tiny ImageNet 32, on photographs like those they learnt from.
 
 Each notebook is executed by papermill with its own defaults (the CPU demo) and
 ``run_dir=<out>/<notebook name>`` (notebook 05, which keeps a folder per preset:
@@ -19,8 +24,8 @@ from pathlib import Path
 
 from ..utils import REPO_ROOT
 
-__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "upstream_parameters", "run_notebook",
-           "demo", "main"]
+__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "upstream_parameters",
+           "dataset_parameters", "default_out", "run_notebook", "demo", "main"]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -45,6 +50,24 @@ def upstream_parameters(notebook: Path, out: Path) -> dict[str, str]:
     return {name: str(out / rel) for name, rel in UPSTREAM_RUNS.get(notebook.stem, {}).items()}
 
 
+def dataset_parameters(notebook: Path, dataset: str | None) -> dict[str, str]:
+    """``dataset`` and its held-out split, for the parameters ``notebook`` declares (none when ``dataset`` is None)."""
+    if dataset is None:
+        return {}
+    import papermill
+
+    from ..data import held_out_split
+
+    declared = papermill.inspect_notebook(str(notebook))
+    values = {"dataset": dataset, "test_split": held_out_split(dataset)}
+    return {name: value for name, value in values.items() if name in declared}
+
+
+def default_out(dataset: str | None) -> Path:
+    """Where ``demo`` writes: ``runs/demo`` on the default data set, ``runs/demo-<dataset>`` on another."""
+    return REPO_ROOT / "runs" / ("demo" if dataset in (None, "sample") else f"demo-{dataset}")
+
+
 def run_notebook(notebook: Path, out: Path, parameters: dict | None = None) -> Path:
     """Execute ``notebook`` with papermill; returns the path of the executed copy."""
     import papermill
@@ -57,14 +80,17 @@ def run_notebook(notebook: Path, out: Path, parameters: dict | None = None) -> P
     return executed
 
 
-def demo(out: Path, only: list[str] | None = None) -> int:
+def demo(out: Path, only: list[str] | None = None, dataset: str | None = None) -> int:
+    if dataset is not None:
+        from ..data import load_split
+        load_split(dataset, "train")  # a missing data set stops here, in one line saying how to get it
     notebooks = [nb for nb in lecture_notebooks() if not only or nb.name[:2] in only]
     out.mkdir(parents=True, exist_ok=True)
     timings = []
     for nb in notebooks:
         print(f"--- {nb.name}", flush=True)
         start = time.perf_counter()
-        executed = run_notebook(nb, out, upstream_parameters(nb, out))
+        executed = run_notebook(nb, out, {**upstream_parameters(nb, out), **dataset_parameters(nb, dataset)})
         timings.append((executed, time.perf_counter() - start))
     print("\nDone. Executed notebooks, figures and logs:")
     for executed, seconds in timings:
@@ -78,15 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inpaint_lib.course")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("demo", help="run every lecture notebook at its demo size")
-    run.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "demo")
+    run.add_argument("--out", type=Path, help="default: runs/demo, or runs/demo-<dataset> with --dataset")
     run.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 00 03")
+    run.add_argument("--dataset", help="run every notebook on this data set, e.g. tinyimagenet32 "
+                                       "(make data-tinyimagenet32 fetches it)")
     sub.add_parser("list", help="the lecture notebooks in order")
     args = parser.parse_args(argv)
     if args.command == "list":
         for nb in lecture_notebooks():
             print(nb.relative_to(REPO_ROOT))
         return 0
-    return demo(args.out.resolve(), args.only)
+    try:
+        return demo((args.out or default_out(args.dataset)).resolve(), args.only, args.dataset)
+    except (FileNotFoundError, ValueError) as err:  # a missing or unknown data set: its one line
+        print(f"demo: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

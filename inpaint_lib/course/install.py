@@ -28,7 +28,7 @@ import venv
 from pathlib import Path
 
 __all__ = ["SUPPORTED_PYTHONS", "PLATFORMS", "UNSUPPORTED_PLATFORMS", "UV_VERSION", "check_python", "check_platform",
-           "cpu_requirements", "venv_python", "install_commands", "check_lock", "main"]
+           "cpu_requirements", "venv_python", "install_commands", "install", "check_lock", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK = REPO_ROOT / "requirements.lock"
