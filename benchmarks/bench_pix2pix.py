@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pix2pix import Pix2PixTrainer, make_config  # noqa: E402
+from inpaint_lib.utils import synchronize  # noqa: E402
 from recording import machine, report  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "pix2pix.jsonl"
@@ -48,8 +49,7 @@ def batches(batch: int, count: int = 8) -> list[torch.Tensor]:
 
 
 def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)  # CUDA and Apple GPUs run asynchronously
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inpaint_lib.pixelcnnpp import PixelCNNpp, discretized_mix_logistic_loss  # noqa: E402
+from inpaint_lib.utils import synchronize  # noqa: E402
 from recording import append_result, machine  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "pixelcnnpp.jsonl"
@@ -39,8 +40,7 @@ REFERENCE_CPU_IMG_S = {("small", 16): 43.5, ("seed", 4): 0.96}
 
 
 def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)  # CUDA and Apple GPUs run asynchronously
 
 
 def flops_per_image(model: torch.nn.Module, x: torch.Tensor) -> float:

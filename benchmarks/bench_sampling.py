@@ -47,6 +47,7 @@ from inpaint_lib.masks import lower_half  # noqa: E402
 from inpaint_lib.pixelcnnpp.inpainting import inpaint  # noqa: E402
 from inpaint_lib.pixelcnnpp.model import PixelCNNpp  # noqa: E402
 from inpaint_lib.pixelcnnpp.sampling import sample  # noqa: E402
+from inpaint_lib.utils import synchronize  # noqa: E402
 from recording import machine, report  # benchmarks/recording.py  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "sampling.jsonl"
@@ -65,15 +66,13 @@ def images(batch: int) -> torch.Tensor:
 
 def timed(model, x, mask, sampler: str, seed: int, device: torch.device) -> tuple[float, torch.Tensor]:
     generator = torch.Generator(device=device).manual_seed(seed)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)
     start = time.perf_counter()
     if mask is None:                                   # unconditional: as many images as x has
         out = sample(model, len(x), generator=generator, sampler=sampler)
     else:
         out = inpaint(model, x, mask, sampler=sampler, generator=generator)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)
     return time.perf_counter() - start, out
 
 
@@ -102,8 +101,7 @@ def profile_fast(model, x, mask, seed: int, device: torch.device) -> dict:
                     return f(*args, **kwargs)
             start = time.perf_counter()
             out = f(*args, **kwargs)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            synchronize(device)
             seconds[key] += time.perf_counter() - start
             calls[key] += 1
             return out

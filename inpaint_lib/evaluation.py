@@ -33,7 +33,7 @@ import torch
 from .data import make_loader
 from .masks import apply_mask, check_mask, composite, get_mask
 from .metrics import all_metrics, diversity, sharpness
-from .utils import REPO_ROOT, atomic_write, full_float32, progress_bar
+from .utils import REPO_ROOT, atomic_write, full_float32, host_float64, progress_bar, storable_dtype, synchronize
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -46,14 +46,13 @@ def _as_mask(mask: torch.Tensor | str) -> torch.Tensor:
 def _complete_batch(method: Method, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, float]:
     """``composite(method(apply_mask(images, mask), mask), images, mask)`` and the seconds spent inside ``method``.
 
-    On a GPU the clock stops after ``torch.cuda.synchronize()``, so the time is that of the work,
-    not of launching it.
+    On a GPU (CUDA, Apple's MPS) the clock stops after the device has finished
+    (:func:`inpaint_lib.utils.synchronize`), so the time is that of the work, not of launching it.
     """
     masked = apply_mask(images, mask)
     began = time.perf_counter()
     prediction = method(masked, mask)
-    if prediction.device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(prediction.device)
     seconds = time.perf_counter() - began
     return composite(prediction.to(images), images, mask), seconds
 
@@ -62,7 +61,9 @@ class _Means:
     """Per-metric means over images: ``mean = sum of the values / their number``, NaN values left out.
 
     An image without a value for a metric (NaN) is left out of that metric's mean; a metric no
-    image has a value for has mean NaN. Values are added batch by batch (:meth:`add`).
+    image has a value for has mean NaN. Values are added batch by batch (:meth:`add`), each batch
+    summed in float64 on the host (:func:`inpaint_lib.utils.host_float64`): exact, and no float64
+    on the device (an Apple GPU has none).
     """
 
     def __init__(self):
@@ -72,7 +73,7 @@ class _Means:
     def add(self, scores: dict[str, torch.Tensor]) -> None:
         for name, values in scores.items():
             present = values[~values.isnan()]
-            self.sums[name] = self.sums.get(name, 0.0) + present.double().sum().item()
+            self.sums[name] = self.sums.get(name, 0.0) + host_float64(present).sum().item()
             self.counts[name] = self.counts.get(name, 0) + present.numel()
 
     def means(self) -> dict[str, float]:
@@ -181,15 +182,17 @@ def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | s
         means.add({**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)})
     result = means.means()
     if len(samples) >= 2:
-        result["diversity"] = diversity(samples, mask).double().mean().item()
+        result["diversity"] = host_float64(diversity(samples, mask)).mean().item()
     if density_model is not None:
         from .pixelcnnpp import score_completions  # only this optional score needs PixelCNN++
         device = next(density_model.parameters()).device
-        bits = torch.cat([score_completions(density_model, samples[:, start: start + 100].to(device),
+        # float64 completions or images (numpy's default) go to an Apple GPU as float32: it has no float64
+        kind, truth_kind = storable_dtype(samples.dtype, device), storable_dtype(images.dtype, device)
+        bits = torch.cat([score_completions(density_model, samples[:, start: start + 100].to(device, kind),
                                             _rows(mask, start, start + 100).to(device),
-                                            images[start: start + 100].to(device)).cpu()
+                                            images[start: start + 100].to(device, truth_kind)).cpu()
                           for start in range(0, len(images), 100)], dim=1)
-        result["bpd_under_pixelcnnpp"] = bits.double().mean().item()
+        result["bpd_under_pixelcnnpp"] = host_float64(bits).mean().item()
     result["seconds_per_image"] = completions.seconds_per_image
     return result
 

@@ -21,7 +21,8 @@ import torch
 from tqdm import tqdm
 
 __all__ = [
-    "seed_everything", "pick_device", "native_bf16", "describe_machine", "set_cpu_threads", "REPO_ROOT",
+    "seed_everything", "pick_device", "DEVICES", "native_bf16", "synchronize", "has_float64", "storable_dtype",
+    "to_host", "host_float64", "describe_machine", "set_cpu_threads", "REPO_ROOT",
     "atomic_write", "full_float32", "QUIET_REFRESH_S", "progress_bar", "run_dir", "check_parameters",
 ]
 
@@ -40,14 +41,83 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when available, else CPU; otherwise ``name`` is used as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what pick_device accepts ("cuda:N" too)
+
+
+def _mps_available() -> bool:
+    """Whether an Apple GPU is usable (macOS 12.3+ on Apple silicon, a torch built with MPS)."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """The device to compute on: ``"auto"`` picks a CUDA GPU, else an Apple GPU (MPS), else the CPU.
+
+    Any other ``name`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) is used as given when this
+    machine has it; otherwise a one-line ValueError says what it has. On an Apple GPU the course
+    computes in float32 throughout: the device has no float64 (the library keeps float64 sums on
+    the host) and no bf16 autocast (:func:`native_bf16`).
+    """
+    if isinstance(name, str) and name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
+    here = ", ".join(["'cpu'", *(["'cuda'"] if torch.cuda.is_available() else []),
+                      *(["'mps'"] if _mps_available() else [])])
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        device = None
+    if device is None or device.type not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; the course runs on 'auto', 'cpu', 'cuda' (or 'cuda:N') and 'mps', "
+                         f"and this machine has {here}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available here; use device='cpu' or 'auto'")
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available here; use device='cpu' or 'auto' "
+                         f"(this machine has {here})")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} CUDA GPU(s); "
+                         f"use 'cuda:0' to 'cuda:{torch.cuda.device_count() - 1}' or 'auto'")
+    if device.type == "mps" and not _mps_available():
+        raise ValueError(f"device {name!r} asked for, but no Apple GPU (MPS) is available here; use device='cpu' or "
+                         f"'auto' (this machine has {here})")
     return device
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait until ``device`` has done the work queued on it (CUDA, MPS; nothing to wait for on the CPU).
+
+    A GPU runs asynchronously: time a block after this, or the clock measures only the launches.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def has_float64(device: torch.device | str) -> bool:
+    """Whether ``device`` computes in float64: every device but an Apple GPU (MPS)."""
+    return torch.device(device).type != "mps"
+
+
+def storable_dtype(dtype: torch.dtype, device: torch.device | str) -> torch.dtype:
+    """``dtype``, or float32 where it is float64 and ``device`` has no float64 (an Apple GPU)."""
+    return torch.float32 if dtype == torch.float64 and not has_float64(device) else dtype
+
+
+def to_host(t: torch.Tensor) -> torch.Tensor:
+    """A copy of ``t`` on the CPU, detached: always a copy, also of a tensor already there.
+
+    The library does its float64 bookkeeping (exact sums of many float32 values) on such copies only,
+    never on the model's device: an Apple GPU has no float64, and the guard test
+    (tests/test_device_portability.py) tells host copies from device tensors by this explicit copy.
+    """
+    return t.detach().to("cpu", copy=True)
+
+
+def host_float64(t: torch.Tensor) -> torch.Tensor:
+    """``t`` copied to the CPU (:func:`to_host`), then in float64: where exact sums of device values are made."""
+    return to_host(t).double()
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,6 +135,8 @@ def native_bf16(device: torch.device) -> bool:
     CUDA: GPUs from Ampere on. CPU: the AVX512-BF16 or AMX-BF16 instructions (recent Xeon and
     EPYC processors; read from /proc/cpuinfo, so Linux only). Without them oneDNN emulates bf16
     and autocast would slow the CPU down, so the trainers then stay in float32.
+    An Apple GPU (MPS): False. Its bf16 autocast is recent and little measured, so the trainers
+    stay in float32 there (they never use float16 autocast, which would need a gradient scaler).
     """
     if device.type == "cuda":
         try:
@@ -90,6 +162,8 @@ def describe_machine() -> dict:
             "cpu_model": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_bf16": native_bf16(torch.device("cpu"))}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
+    elif _mps_available():
+        info["gpu"] = "Apple GPU (MPS)"
     return info
 
 
@@ -157,16 +231,41 @@ def full_float32() -> Iterator[None]:
 QUIET_REFRESH_S = 5.0
 
 
+class _QuietBar(tqdm):
+    """A tqdm bar for output that keeps every write (an executed notebook, a log file).
+
+    There a redraw cannot replace the one before: Jupyter stores each write as its own stream
+    output, and a site built from the notebook (myst-nb merges a cell's streams, one line each)
+    shows every one, so a bar that drew ``0%`` at its start and cleared itself at its end
+    (``leave=False``) left a frozen ``0%`` line behind. This bar draws nothing in its first
+    :data:`QUIET_REFRESH_S` seconds (``delay``), then at most once per :data:`QUIET_REFRESH_S`, and
+    ends on one complete line when ``leave`` is True or when it has drawn anything; a
+    ``leave=False`` bar that finishes within the delay writes nothing at all.
+    """
+
+    def close(self) -> None:
+        if not self.disable and hasattr(self, "last_print_t"):
+            shown = self.last_print_t >= self.start_t + self.delay
+            if self.leave or shown:
+                self.leave, self.delay = True, 0  # draw the final state once, on its own line
+        super().close()
+
+
 def progress_bar(total: float, desc: str, unit: str = "step", initial: float = 0, enabled: bool = True,
-                 leave: bool = True) -> tqdm:
+                 leave: bool = True, unit_scale: bool = False) -> tqdm:
     """A tqdm bar that redraws often in a terminal and every few seconds anywhere else.
 
     In a notebook executed by papermill or nbval, or written to a log, each redraw stays in the
-    output; at most one every :data:`QUIET_REFRESH_S` seconds keeps it a few lines long.
+    output: the bar then waits :data:`QUIET_REFRESH_S` seconds before its first redraw, redraws at
+    most once every :data:`QUIET_REFRESH_S` seconds, and ends on one final line (none for a short
+    ``leave=False`` bar), so a quick loop leaves at most that line and no frozen ``0%``.
+    ``unit_scale`` shows large counts with SI prefixes (``unit="B"``: kB, MB, GB).
     """
     interactive = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled, leave=leave,
-                dynamic_ncols=interactive, mininterval=0.1 if interactive else QUIET_REFRESH_S)
+    bar = tqdm if interactive else _QuietBar
+    return bar(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled, leave=leave,
+               unit_scale=unit_scale, dynamic_ncols=interactive,
+               mininterval=0.1 if interactive else QUIET_REFRESH_S, delay=0 if interactive else QUIET_REFRESH_S)
 
 
 def run_dir(name: str, root: str | os.PathLike | None = None):

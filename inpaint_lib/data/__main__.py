@@ -1,7 +1,8 @@
-"""``python -m inpaint_lib.data``: list, build and convert the course's data sets.
+"""``python -m inpaint_lib.data``: list, build, download and convert the course's data sets.
 
     python -m inpaint_lib.data list
     python -m inpaint_lib.data build-sample
+    python -m inpaint_lib.data download tinyimagenet32  # fetch (checked, resumable) and convert; or cifar10
     python -m inpaint_lib.data convert imagenet32 PATH        # npz batches or PNG folders
     python -m inpaint_lib.data convert tinyimagenet32 PATH    # tiny-imagenet-200 folder or .zip
     python -m inpaint_lib.data convert cifar10 [PATH] [--download]
@@ -16,6 +17,7 @@ import argparse
 import sys
 
 from .converters import CONVERTERS, convert_cifar10, import_npz
+from .download import DOWNLOADABLE, download_dataset
 from .sample import build_sample
 from .store import DATASETS, DataError, DatasetNotFound, data_root, dataset_path, load_split
 
@@ -28,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="which data sets are present, with their sizes")
     sub.add_parser("build-sample", help="(re)build the embedded sample data set")
+    download = sub.add_parser("download", help="download a published data set (checked, resumable) and convert it")
+    download.add_argument("name", choices=DOWNLOADABLE)
+    download.add_argument("--url", help="tinyimagenet32: another address of tiny-imagenet-200.zip (same size and MD5)")
+    download.add_argument("--force", action="store_true", help="download and convert even when the data set is there")
     convert = sub.add_parser("convert", help="convert a published data set to the canonical npz")
     convert.add_argument("name", choices=sorted(CONVERTERS))
     convert.add_argument("src", nargs="?", help="the downloaded files (folder, zip or tarball)")
@@ -47,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {name:15s} {split:6s} {size}  {path}")
         elif args.command == "build-sample":
             for split, path in build_sample(data_root(args.root)).items():
+                print(f"{split}: {path}")
+        elif args.command == "download":
+            for split, path in download_dataset(args.name, args.root, url=args.url, force=args.force).items():
                 print(f"{split}: {path}")
         elif args.command == "convert":
             if args.name == "cifar10":

@@ -47,8 +47,8 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
                 "download the 32x32 downsampled ImageNet (npz batches or the PNG tarballs of "
                 "image-net.org/small) and run `python -m inpaint_lib.data convert imagenet32 SRC`"),
     DatasetInfo("tinyimagenet32", ("train", "val"), "val",
-                "download tiny-imagenet-200.zip (Stanford CS231n) and run "
-                "`python -m inpaint_lib.data convert tinyimagenet32 SRC`"),
+                "run `python -m inpaint_lib.data download tinyimagenet32` (or download tiny-imagenet-200.zip "
+                "(Stanford CS231n) by hand and run `python -m inpaint_lib.data convert tinyimagenet32 SRC`)"),
     DatasetInfo("cifar10", ("train", "test"), "test",
                 "run `python -m inpaint_lib.data convert cifar10 --download`"),
 )}

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 
 from ..masks import check_mask
+from ..utils import storable_dtype
 from .likelihood import discretized_mix_logistic_log_prob
 from .sampling import check_generator, check_sampler, check_temperature, evaluating, fill_in_raster_order, quantize
 
@@ -91,7 +92,9 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     ``temperature`` T < 1 draws from the sharpened mixture (logits / T, scales * T; see
     :mod:`.sampling`); 1, the default, is the model's own conditional distribution.
     The model runs in eval mode (restored afterwards) without gradients; to sample from EMA
-    weights, load them into the model first. Drawn pixels lie on the 256 levels.
+    weights, load them into the model first. Drawn pixels lie on the 256 levels. The result is on
+    the model's device, in the dtype of ``images`` (float64 images come back as float32 from an
+    Apple GPU, which has no float64).
     """
     check_sampler(sampler)
     check_temperature(temperature)
@@ -103,7 +106,7 @@ def inpaint(model: torch.nn.Module, images: torch.Tensor, mask: torch.Tensor, n_
     mask = _per_image_mask(mask, images, some_missing=True, some_known=True, why=_INPAINT_NEEDS)
     device = _model_device(model)
     check_generator(generator, device)
-    images, mask = images.to(device), mask.to(device)
+    images, mask = images.to(device, storable_dtype(images.dtype, device)), mask.to(device)
     known = images.masked_fill(mask[:, None], 0.0)
     if not torch.isfinite(known).all() or known.abs().max() > 1:
         raise ValueError("the known pixels must be finite and in [-1, 1]; scale uint8 pixels as x / 127.5 - 1")

@@ -35,7 +35,7 @@ from ..metrics import all_metrics, sharpness
 from ..training import CHECKPOINT_NAME
 from ..training.checkpoint import load_checkpoint
 from ..training.log import read_log
-from ..utils import REPO_ROOT, atomic_write, describe_machine, full_float32, seed_everything
+from ..utils import REPO_ROOT, atomic_write, describe_machine, full_float32, host_float64, seed_everything
 from .registry import FOLDER, RECIPES, card_path, family_trainer, sha256, upcast_into, weights_path
 
 __all__ = ["TERMS", "STORAGE_DTYPE", "TEMPERATURES", "to_storage", "figures_of_likelihood", "figures_of_completions",
@@ -75,18 +75,19 @@ def figures_of_likelihood(model: nn.Module, images: torch.Tensor, batch_size: in
     ``bpd = -sum_images sum_t log p / (N * 3 * 32 * 32 * ln 2)``, and ``conditional_bpd`` the mean over
     images of ``-sum_{t in lower half} log p / (3 * 512 * ln 2)``, which is
     :func:`~inpaint_lib.pixelcnnpp.conditional_bits_per_dim` (the lower half comes after the upper).
-    Full float32 (no TF32).
+    Full float32 (no TF32) on the model's device; the sums in float64 on the host
+    (:func:`inpaint_lib.utils.host_float64`: an Apple GPU has no float64).
     """
     from ..pixelcnnpp import discretized_mix_logistic_log_prob
     device = next(model.parameters()).device
-    mask = get_mask("lower_half").to(device)
+    mask = get_mask("lower_half")
     nats, conditional = 0.0, []
     with full_float32():
         for start in range(0, len(images), batch_size):
             x = data.to_float(images[start: start + batch_size]).to(device)
-            log_p = discretized_mix_logistic_log_prob(x, model.eval()(x)).double()      # (B, H, W), nats
+            log_p = host_float64(discretized_mix_logistic_log_prob(x, model.eval()(x)))   # (B, H, W), nats
             nats -= log_p.sum().item()
-            conditional.append((-(log_p * mask).sum(dim=(1, 2)) / (3 * mask.sum() * math.log(2))).cpu())
+            conditional.append(-(log_p * mask).sum(dim=(1, 2)) / (3 * mask.sum() * math.log(2)))
     return {"n_images": len(images), "bpd": nats / (len(images) * 3 * 32 * 32 * math.log(2)),
             "conditional_bpd": torch.cat(conditional).mean().item()}
 
@@ -104,7 +105,7 @@ def _spread(samples: torch.Tensor, images: torch.Tensor, mask: torch.Tensor) -> 
     values: dict[str, list[torch.Tensor]] = {}
     for sample in samples:
         for name, v in {**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)}.items():
-            values.setdefault(name, []).append(v.double())
+            values.setdefault(name, []).append(host_float64(v))
     out = {}
     for name, parts in values.items():
         v = torch.cat(parts)

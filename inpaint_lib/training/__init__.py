@@ -14,9 +14,9 @@ from .config import TrainConfig, parse_overrides, parse_value
 from .ema import EMA
 from .log import CSVLog, read_log
 from .schedules import budget_spent, linear_decay, run_progress, step_linear_decay, warmup
-from .trainer import CHECKPOINT_NAME, NonFiniteGuard, Trainer, distributed_context
+from .trainer import CHECKPOINT_NAME, NonFiniteGuard, Trainer, compile_problem, distributed_context
 
 __all__ = ["Trainer", "TrainConfig", "EMA", "CSVLog", "read_log", "NonFiniteGuard", "CHECKPOINT_NAME",
-           "distributed_context", "parse_overrides", "parse_value", "save_checkpoint", "load_checkpoint",
-           "check_config", "rng_state", "set_rng_state", "budget_spent", "run_progress", "linear_decay",
-           "step_linear_decay", "warmup"]
+           "distributed_context", "compile_problem", "parse_overrides", "parse_value", "save_checkpoint",
+           "load_checkpoint", "check_config", "rng_state", "set_rng_state", "budget_spent", "run_progress",
+           "linear_decay", "step_linear_decay", "warmup"]

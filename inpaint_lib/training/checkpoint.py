@@ -64,7 +64,7 @@ def check_config(saved: Mapping[str, Any], current: Mapping[str, Any], keys: lis
 
 
 def rng_state() -> dict:
-    """The state of python's ``random``, numpy's global generator and torch's (CPU and CUDA)."""
+    """The state of python's ``random``, numpy's global generator and torch's (CPU, CUDA, Apple GPU)."""
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
@@ -76,6 +76,8 @@ def rng_state() -> dict:
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
     return state
 
 
@@ -92,3 +94,5 @@ def set_rng_state(state: dict) -> None:
         # one state per GPU of the machine that saved it; a machine with fewer GPUs restores its own
         for index, device_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(device_state.cpu(), index)
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"].cpu())

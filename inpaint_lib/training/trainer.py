@@ -35,6 +35,10 @@ import copy
 import dataclasses
 import math
 import os
+import shutil
+import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +55,7 @@ from .ema import EMA
 from .log import LOG_NAME, CSVLog, read_log
 from .schedules import budget_spent
 
-__all__ = ["Trainer", "NonFiniteGuard", "distributed_context", "CHECKPOINT_NAME"]
+__all__ = ["Trainer", "NonFiniteGuard", "distributed_context", "compile_problem", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 # compile="auto" compiles a run this long: about twice the break-even that benchmarks/bench_compile.py
@@ -82,6 +86,46 @@ class NonFiniteGuard:
                 f"stopped at step {step}: {self.skipped} steps had a non-finite loss or gradient "
                 f"(limit {self.max_skips}); lower the learning rate, or resume from the last checkpoint")
         return True
+
+
+def _cxx_answers(path: str) -> bool:
+    """Whether the compiler at ``path`` runs (``--version``; Apple's /usr/bin stubs fail without the tools)."""
+    try:
+        return subprocess.run([path, "--version"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def compile_problem(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot work on ``device`` here and what fixes it, in one line; None when nothing stops it.
+
+    A look, not a compile (milliseconds; compiling even a one-line function takes 20 s on a 2-core CPU):
+    on the CPU, inductor's C++ compiler must be found and run: ``$CXX``, else inductor's own choice
+    (g++; clang++ on macOS; on Windows ``cl``, which is found only in MSVC's developer prompt). On
+    CUDA, inductor needs Triton. A problem this cannot see (missing Python headers, say) stops the
+    compile in the warm-up step instead, which :meth:`Trainer.warm_up` handles the same way.
+    """
+    if device.type == "cuda":
+        from torch.utils._triton import has_triton
+        return None if has_triton() else "inductor compiles CUDA kernels with Triton, not installed here; install it"
+    if device.type != "cpu":
+        return None
+    inductor = sys.modules.get("torch._inductor.config")  # read when loaded (a user may have set it), else mirrored
+    if sys.platform == "win32":
+        candidates = [os.environ.get("CXX", "cl")]
+    elif os.environ.get("CXX"):
+        candidates = [os.environ["CXX"]]
+    elif inductor is not None and hasattr(inductor.cpp, "cxx"):  # torch 2.6 has no such setting
+        cxx = inductor.cpp.cxx
+        candidates = [c for c in (cxx if isinstance(cxx, (list, tuple)) else (cxx,)) if c]
+    else:
+        candidates = ["clang++" if sys.platform == "darwin" else "g++"]
+    for cxx in candidates:
+        path = shutil.which(cxx)
+        if path and (sys.platform == "win32" or _cxx_answers(path)):
+            return None
+    return (f"inductor finds no working C++ compiler ({' or '.join(candidates)}); install g++ or clang++ "
+            "(on Windows MSVC's Build Tools, used from their developer prompt) or set CXX to one")
 
 
 def distributed_context() -> tuple[int, int, int]:
@@ -207,13 +251,36 @@ class Trainer:
         compile time: a time budget of at least :data:`AUTO_COMPILE_MIN_SECONDS`, or, without one,
         at least :data:`AUTO_COMPILE_MIN_STEPS` steps. The notebooks' runs (hundreds of steps) stay
         eager. The rule uses the configuration only, so a resumed run decides as the first one did.
+
+        Where compiling cannot work (:func:`compile_problem`: no C++ compiler, as on Windows without
+        MSVC; no Triton for a GPU) ``"auto"`` trains eagerly and says why in one line, and
+        ``compile=True`` stops with a one-line ValueError. ``"auto"`` does not compile on an Apple GPU
+        (inductor's MPS backend is young); ``compile=True`` tries there.
         """
         c = self.config
-        if c.compile != "auto":
-            return bool(c.compile)
-        if c.time_budget_s is not None:
-            return c.time_budget_s >= AUTO_COMPILE_MIN_SECONDS
-        return self.total_steps >= AUTO_COMPILE_MIN_STEPS
+        if c.compile == "auto":
+            if c.time_budget_s is not None:
+                wanted = c.time_budget_s >= AUTO_COMPILE_MIN_SECONDS
+            else:
+                wanted = self.total_steps >= AUTO_COMPILE_MIN_STEPS
+            if wanted and self.device.type not in ("cpu", "cuda"):
+                self._say(f"{self.kind}: compile=auto compiles on CPUs and CUDA GPUs only; "
+                          f"training eagerly on {self.device.type}")
+                return False
+        else:
+            wanted = bool(c.compile)
+        problem = compile_problem(self.device) if wanted else None
+        if problem is None:
+            return wanted
+        if c.compile is True:
+            raise ValueError(f"compile=true, but {problem}; or set compile=false")
+        self._say(f"{self.kind}: not compiling, training eagerly: {problem}")
+        return False
+
+    def _say(self, line: str) -> None:
+        """Print one line of news about the run (process 0 only)."""
+        if self.is_main:
+            print(line, flush=True)
 
     def warm_up(self, batch: torch.Tensor) -> float:
         """Compile before the clock of the loop starts: one step on ``batch``, then everything put back.
@@ -221,14 +288,39 @@ class Trainer:
         The first call of a compiled network compiles it (on a CPU, minutes). Doing that in a step
         whose effects are undone (weights, average, optimiser, random states) keeps it out of the
         logged images/s and leaves the run exactly as an eager one would find it. Returns its seconds.
+
+        When the compiler fails (``BackendCompilerFailed``: no C++ compiler, missing headers, ...),
+        ``compile="auto"`` goes on eagerly from the same state and says why in one line;
+        ``compile=True`` stops with a one-line RuntimeError (the compiler's own error chained to it).
         """
+        import torch._dynamo  # loaded already: torch.compile made the compiled networks
         started = time.perf_counter()
         saved = copy.deepcopy(self.state_dict())
-        self.optimise(self.to_input(self.augment(batch)))
-        self.load_state_dict(saved)
+        try:
+            self.optimise(self.to_input(self.augment(batch)))
+        except torch._dynamo.exc.BackendCompilerFailed as error:
+            self.load_state_dict(saved)
+            self._stop_compiling(error)
+        else:
+            self.load_state_dict(saved)
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         return time.perf_counter() - started
+
+    def _stop_compiling(self, error: Exception) -> None:
+        """After a failed compile: raise (``compile=True``), or put the eager networks back and say so."""
+        cause = getattr(error, "inner_exception", None) or error  # the backend's own error (torch 2.6 words it so)
+        lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+        why = next((line for line in lines if not line.endswith("raised:")), type(cause).__name__)
+        if self.config.compile is True:
+            raise RuntimeError(f"compile=true, but compiling failed: {why}; fix that, "
+                               "or set compile=false") from error
+        from torch._dynamo.eval_frame import OptimizedModule
+        for name, value in list(vars(self).items()):  # each compiled network (G, D, forward, ...) by its original
+            if isinstance(value, OptimizedModule):
+                setattr(self, name, value._orig_mod)
+        self.compiled = False
+        self._say(f"{self.kind}: compiling failed ({why}); training eagerly")
 
     # ---- the run's facts -------------------------------------------------------------------
     @property
@@ -349,8 +441,8 @@ class Trainer:
             seconds = self.warm_up(next(self.batches()))
             self.compile_seconds += seconds
             self.train_seconds += seconds  # a time budget pays for the compiling (a 15-minute run gets 15)
-            if self.is_main:
-                print(f"{self.kind}: compiled in {seconds:.0f} s (charged to the training time)", flush=True)
+            if self.compiled:  # else the warm-up said why it goes on eagerly
+                self._say(f"{self.kind}: compiled in {seconds:.0f} s (charged to the training time)")
         budget = c.time_budget_s
         bar = progress_bar(total=budget if budget else end, initial=self.train_seconds if budget else self.step,
                            desc=self.kind, unit="s" if budget else "step", enabled=c.progress and self.is_main)
@@ -409,12 +501,17 @@ class Trainer:
         others spend that time waiting in the next all-reduce. With a time budget they must agree
         on when to stop (or they wait for each other forever) and on a time-driven learning rate,
         so all take process 0's figure. One tiny broadcast per step, only under a budget.
+
+        The float64 seconds travel as their 64 bits in an int64 tensor: exact (every process gets
+        process 0's figure bit for bit), carried by every backend, and no float64 on the device
+        (an Apple GPU has none; float32 seconds would be exact only to 1/128 s after a day).
         """
         if self.world_size == 1 or self.config.time_budget_s is None:
             return seconds
-        clock = torch.tensor([seconds], dtype=torch.float64, device=self.device)
+        clock = torch.tensor([struct.unpack("<q", struct.pack("<d", seconds))[0]], dtype=torch.int64,
+                             device=self.device)
         torch.distributed.broadcast(clock, src=0)
-        return clock.item()
+        return struct.unpack("<d", struct.pack("<q", clock.item()))[0]
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -552,6 +649,11 @@ class Trainer:
                                  "or fewer")
             torch.cuda.set_device(local_rank)
             config = dataclasses.replace(config, device=f"cuda:{local_rank}")
+        else:  # gloo carries CPU tensors only: "auto" on a Mac trains on the CPU; "mps" is said to be one device
+            if config.device not in ("auto", "cpu") and pick_device(config.device).type != "cpu":
+                raise ValueError(f"torchrun's processes train on CUDA GPUs (NCCL) or on the CPU (gloo), not on "
+                                 f"{config.device!r}; run without torchrun to train on it")
+            config = dataclasses.replace(config, device="cpu")
         dist.init_process_group("nccl" if use_cuda else "gloo")
         try:
             trainer = cls(config, rank=rank, world_size=world)

@@ -1,0 +1,31 @@
+import io
+import time
+
+from inpaint_lib import utils
+
+
+def _bar_output(monkeypatch, leave: bool, seconds_per_step: float, refresh_s: float = 0.05) -> list[str]:
+    """What a progress bar writes where stderr is not a terminal (an executed notebook, a log), split at redraws."""
+    stderr = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stderr)
+    monkeypatch.setattr(utils, "QUIET_REFRESH_S", refresh_s)
+    bar = utils.progress_bar(total=4, desc="evaluating", unit="img", leave=leave)
+    for _ in range(4):
+        time.sleep(seconds_per_step)
+        bar.update(1)
+    bar.close()
+    return [part for part in stderr.getvalue().split("\r") if part.strip()]
+
+
+def test_a_quick_bar_leaves_no_frozen_start_in_a_notebook(monkeypatch):
+    # leave=False (as evaluate's bar): a loop done before the first redraw writes nothing at all
+    assert _bar_output(monkeypatch, leave=False, seconds_per_step=0, refresh_s=60) == []
+    # leave=True: exactly one line, the final one, and no "0%" drawn at the start
+    lines = _bar_output(monkeypatch, leave=True, seconds_per_step=0, refresh_s=60)
+    assert len(lines) == 1 and "4/4" in lines[0] and lines[0].endswith("\n")
+
+
+def test_a_long_bar_that_has_drawn_ends_on_its_final_line(monkeypatch):
+    lines = _bar_output(monkeypatch, leave=False, seconds_per_step=0.06)
+    assert "0/4" not in "".join(lines), "no redraw before the first refresh interval"
+    assert "4/4" in lines[-1] and lines[-1].endswith("\n"), "not a half-drawn bar cleared by spaces"
