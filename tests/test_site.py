@@ -115,6 +115,26 @@ def test_the_landing_page_is_the_readme_with_the_figure_and_page_links():
     assert "[04](lectures/04_x.ipynb)" in page and "[e](exercises/05_ema.ipynb)" in page
 
 
+def test_the_landing_figure_comes_from_real_photographs_when_a_run_on_them_exists(tmp_path):
+    import json
+
+    def executed(folder, dataset=None):
+        (folder / "06_inpainting").mkdir(parents=True)
+        (folder / "06_inpainting" / "every_method.png").write_bytes(b"png")
+        parameters = {"run_dir": "x"} | ({"dataset": dataset} if dataset else {})
+        (folder / "06_inpainting.ipynb").write_text(json.dumps({"metadata": {"papermill": {"parameters": parameters}}}))
+        return folder
+
+    demo, real = executed(tmp_path / "demo"), tmp_path / "demo-tinyimagenet32"
+    assert site.landing_figure(demo, real_runs=(real,)) == (demo / "06_inpainting" / "every_method.png", "sample")
+    executed(real, "tinyimagenet32")
+    assert site.landing_figure(demo, real_runs=(real,)) == (real / "06_inpainting" / "every_method.png",
+                                                             "tinyimagenet32")
+    assert site.landing_figure(tmp_path / "nothing", real_runs=()) is None
+    page = site._landing_page("# T\n\nIntro.\n\n## Next\n", "_static/every_method.png", "tinyimagenet32")
+    assert "on Tiny ImageNet 32 val (real photographs" in page
+
+
 def test_the_api_pages_cover_every_library_module_but_the_exercise_checks():
     modules = site._api_modules()
     assert {"inpaint_lib.pixelcnnpp.likelihood", "inpaint_lib.metrics", "inpaint_lib.pretrained.registry",

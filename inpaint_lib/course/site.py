@@ -32,8 +32,8 @@ from urllib.parse import unquote, urlsplit
 from ..utils import REPO_ROOT
 from .demo import lecture_notebooks, run_notebook, upstream_parameters
 
-__all__ = ["SiteError", "executed_notebooks", "write_sources", "build_site", "site_pages", "check_links",
-           "check_figures", "main"]
+__all__ = ["SiteError", "executed_notebooks", "landing_figure", "write_sources", "build_site", "site_pages",
+           "check_links", "check_figures", "main"]
 
 EXERCISES = REPO_ROOT / "exercises"
 SOLUTIONS = REPO_ROOT / "solutions"
@@ -152,7 +152,31 @@ def _favicon(path: Path) -> None:
     icon.save(path)
 
 
-def _landing_page(readme: str, figure: str | None) -> str:
+# where a run of the lecture sequence on real photographs leaves its executed notebooks (course demo --dataset)
+REAL_PHOTOGRAPH_RUNS = (REPO_ROOT / "runs" / "demo-tinyimagenet32", REPO_ROOT / "runs" / "real")
+DATASET_WORDS = {"sample": "the sample set (crops of scikit-image's photographs)",
+                 "tinyimagenet32": "Tiny ImageNet 32 val (real photographs, 200 ImageNet classes)",
+                 "imagenet32": "ImageNet 32 val (real photographs)", "cifar10": "CIFAR-10 test"}
+
+
+def _dataset_of(executed: Path) -> str:
+    """The data set an executed notebook 06 ran on: papermill's recorded parameter, else the notebook's default."""
+    metadata = json.loads(executed.read_text()).get("metadata", {})
+    return metadata.get("papermill", {}).get("parameters", {}).get("dataset", "sample")
+
+
+def landing_figure(executed_dir: Path, real_runs: tuple[Path, ...] = REAL_PHOTOGRAPH_RUNS) -> tuple[Path, str] | None:
+    """The landing page's figure and the data set it shows: notebook 06's, from a run on real photographs
+    when one exists (``real_runs``, or ``executed_dir`` itself when it ran on one), else ``executed_dir``'s."""
+    found = []
+    for folder in (executed_dir, *real_runs):
+        figure, notebook = folder / LANDING_FIGURE, folder / "06_inpainting.ipynb"
+        if figure.is_file() and notebook.is_file():
+            found.append((figure, _dataset_of(notebook)))
+    return next((f for f in found if f[1] != "sample"), found[0] if found else None)
+
+
+def _landing_page(readme: str, figure: str | None, dataset: str = "sample") -> str:
     """The README, with links to the repository's notebooks turned into links to their pages."""
     text = re.sub(r"\]\((notebooks|exercises|solutions)/([^)]+)\.ipynb\)",
                   lambda m: f"]({'lectures' if m[1] == 'notebooks' else m[1]}/{m[2]}.ipynb)", readme)
@@ -162,7 +186,8 @@ def _landing_page(readme: str, figure: str | None) -> str:
     if figure:
         picture = (f"\n```{{figure}} {figure}\n:alt: completions of the lower half by every method\n\n"
                    "The same held-out images completed by every method of the course (notebook 06, executed by this "
-                   "build): masked input, each method's lower half, the truth.\n```\n")
+                   f"build), on {DATASET_WORDS.get(dataset, dataset)}: masked input, each method's lower half, the "
+                   "truth.\n```\n")
     return f"{title}\n{intro}{picture}\n## {after}"
 
 
@@ -204,12 +229,11 @@ def write_sources(src: Path, executed: list[Path], executed_dir: Path) -> Path:
         (api / f"{module}.rst").write_text(f"{module}\n{underline}\n\n.. automodule:: {module}\n   :members:\n"
                                            f"   :show-inheritance:\n{package}")
 
-    figure = executed_dir / LANDING_FIGURE
-    figure_name = None
-    if figure.is_file():
-        shutil.copy2(figure, src / "_static" / "every_method.png")
-        figure_name = "_static/every_method.png"
-    index = _landing_page((REPO_ROOT / "README.md").read_text(), figure_name)
+    figure, figure_name, dataset = landing_figure(executed_dir), None, "sample"
+    if figure is not None:
+        shutil.copy2(figure[0], src / "_static" / "every_method.png")
+        figure_name, dataset = "_static/every_method.png", figure[1]
+    index = _landing_page((REPO_ROOT / "README.md").read_text(), figure_name, dataset)
     index += _toctree("Lectures", [f"lectures/{p.stem}" for p in executed])
     index += _toctree("Exercises", [f"exercises/{p.stem}" for p in pages["exercises"]])
     index += _toctree("Solutions", [f"solutions/{p.stem}" for p in pages["solutions"]])
