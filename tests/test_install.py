@@ -153,3 +153,13 @@ def test_ci_tests_the_lowest_torch_that_pyproject_admits():
     assert project["requires-python"] == ">=3.11,<3.14"
     assert "make test-lowest-torch" in (REPO / ".ci" / "run").read_text()
     assert "make lock-check" in (REPO / ".ci" / "run").read_text()
+
+
+def test_lock_check_goes_to_the_index_when_the_cache_lacks_what_it_needs(tmp_path, capsys):
+    script = tmp_path / "uv"  # a cold cache: every --offline resolution fails for want of metadata
+    script.write_text("#!/bin/sh\ncase \"$*\" in *--offline*) echo 'because x was not found in the cache' >&2; "
+                      "exit 1;; *x86_64-apple-darwin*) exit 1;; esac\nexit 0\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    # online, every supported row resolves and the Intel Mac does not; macOS 13 resolves here (1 unexpected)
+    assert install.check_lock(uv=str(script)) == 1
+    assert "FAIL macOS 13 on Apple silicon" in capsys.readouterr().out
