@@ -12,6 +12,8 @@ Images are float tensors (B, 3, H, W) in [-1, 1]; a mask is True where a pixel i
 - ``evaluation``            how every method is scored: one protocol, several completions side by side, a results table
 - ``plausibility``          can a classifier tell completions from real lower halves? A two-sample test with controls
 - ``viz``                   image grids (masked input | completions | truth), loss curves, diagrams of networks
+- ``tryit``                 notebook 07: your own photograph and mask, PixelCNN++ row by row, its per-pixel beliefs
+- ``tryit_widgets``         notebook 07's live version: a canvas to draw the mask on, completion row by row, clicks
 - ``data``                  data sets in the course's canonical npz format
   - ``store``               the canonical store: where data sets live, how they are checked, read and written
   - ``tensors``             pixels <-> model inputs: uint8 (N, H, W, 3) in 0..255 <-> float (N, 3, H, W) in [-1, 1]

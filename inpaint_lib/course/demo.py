@@ -24,8 +24,8 @@ from pathlib import Path
 
 from ..utils import REPO_ROOT
 
-__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "RUN_FOLDERS", "lecture_notebooks", "upstream_parameters",
-           "dataset_parameters", "default_out", "run_notebook", "demo", "main"]
+__all__ = ["NOTEBOOKS", "UPSTREAM_RUNS", "HEADLESS_PARAMETERS", "RUN_FOLDERS", "lecture_notebooks",
+           "upstream_parameters", "dataset_parameters", "default_out", "run_notebook", "demo", "main"]
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -36,6 +36,9 @@ UPSTREAM_RUNS = {"06_inpainting": {"unet_run": "02_unet/l1_unet", "pixelgan_run"
                                    "patchgan_run": "03_pix2pix/patchgan",
                                    "dropout_run": "03_pix2pix/patchgan_dropout",
                                    "pixelcnnpp_run": "05_train_pixelcnnpp/demo"}}
+# what a run without a browser gives a notebook that would otherwise build live widgets (notebook 07 then draws the
+# same figures statically)
+HEADLESS_PARAMETERS = {"07_try_it": {"interactive": False}}
 # run folders other than the notebook's name, as the notebook's own default lays them out under runs/
 RUN_FOLDERS = {"05_train_pixelcnnpp": "05_train_pixelcnnpp/demo"}
 
@@ -75,8 +78,9 @@ def run_notebook(notebook: Path, out: Path, parameters: dict | None = None) -> P
     run = out / RUN_FOLDERS.get(notebook.stem, notebook.stem)
     run.mkdir(parents=True, exist_ok=True)
     executed = out / notebook.name
-    papermill.execute_notebook(str(notebook), str(executed), parameters={"run_dir": str(run), **(parameters or {})},
-                               cwd=str(notebook.parent), kernel_name="python3", progress_bar=True)
+    parameters = {"run_dir": str(run), **HEADLESS_PARAMETERS.get(notebook.stem, {}), **(parameters or {})}
+    papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(notebook.parent),
+                               kernel_name="python3", progress_bar=True)
     return executed
 
 

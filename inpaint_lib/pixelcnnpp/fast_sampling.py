@@ -68,6 +68,7 @@ in eval mode (dropout off; it is then skipped).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -77,7 +78,8 @@ from torch.nn.utils import parametrize
 
 from .layers import image_and_border
 
-__all__ = ["conv_at", "deconv_at", "prepare", "Weights", "RowCachedPixelCNNpp", "sample_rows_cached", "LEVELS"]
+__all__ = ["conv_at", "deconv_at", "prepare", "Weights", "RowCachedPixelCNNpp", "sample_rows_cached",
+           "iter_rows_cached", "LEVELS"]
 
 LEVELS = 3  # 32x32, 16x16, 8x8: the model's NUM_STAGES
 CACHE_FORMAT = torch.channels_last
@@ -436,15 +438,16 @@ class RowCachedPixelCNNpp:
 
 
 @torch.inference_mode()
-def sample_rows_cached(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw,
-                       progress: bool = False) -> torch.Tensor:
-    """Fill the ``missing`` (N, H, W) pixels of ``x`` (N, 3, H, W) in raster order with the activation cache.
+def iter_rows_cached(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw,
+                     progress: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
+    """:func:`sample_rows_cached` one row at a time: yields ``(i, images)`` once row ``i``'s missing pixels are drawn.
 
-    ``draw(l)`` turns the network output at one pixel, (N, 10K, 1, 1), into pixels (N, 3, 1, 1)
-    (it holds the generator). It is called once per position missing in any image, in raster order,
-    exactly as the naive sampler calls it, so both consume the same random numbers; images whose
-    pixel is known there keep it. Returns the completed images (contiguous); ``x`` is not modified.
-    Which positions are drawn is read to the host once, so a GPU is never waited for inside the loop.
+    Only rows with a pixel missing in some image are yielded, in order. ``images`` (N, 3, H, W) is a view of
+    the cache as it stands (rows after ``i`` still hold their starting values): copy it to keep it, and do not
+    write to it. The pixels, and the random numbers used for them, are those of :func:`sample_rows_cached`,
+    which is this generator run to its end. Each step runs in inference mode (the decorator enters it at every
+    resumption and leaves it at every yield); between steps the caller may do anything but change the model's
+    weights or mode.
     """
     width = x.shape[3]
     drawn_at = missing.any(dim=0).cpu()                       # (H, W): the positions drawn
@@ -458,7 +461,7 @@ def sample_rows_cached(model: torch.nn.Module, x: torch.Tensor, missing: torch.T
         todo = tqdm(todo, desc="fast sampling", unit="row")
     # On a CPU the pixel loop runs on one thread: its operations are far too small to share (an OpenMP
     # fork and join per operation costs more than it saves, and on a busy machine every one of them
-    # waits for a descheduled worker). The row passes keep every thread. Restored afterwards.
+    # waits for a descheduled worker). The row passes keep every thread. Restored afterwards, and at every yield.
     threads = torch.get_num_threads()
     single = x.device.type == "cpu" and threads > 1
     try:
@@ -479,6 +482,24 @@ def sample_rows_cached(model: torch.nn.Module, x: torch.Tensor, missing: torch.T
                 torch.set_num_threads(threads)
             if columns[-1] < width - 1:
                 net.update(i)          # known pixels after the last drawn one: row i + 1 reads them
+            yield i, net.images()
     finally:
         torch.set_num_threads(threads)
-    return net.images().contiguous()
+
+
+@torch.inference_mode()
+def sample_rows_cached(model: torch.nn.Module, x: torch.Tensor, missing: torch.Tensor, draw,
+                       progress: bool = False) -> torch.Tensor:
+    """Fill the ``missing`` (N, H, W) pixels of ``x`` (N, 3, H, W) in raster order with the activation cache.
+
+    ``draw(l)`` turns the network output at one pixel, (N, 10K, 1, 1), into pixels (N, 3, 1, 1)
+    (it holds the generator). It is called once per position missing in any image, in raster order,
+    exactly as the naive sampler calls it, so both consume the same random numbers; images whose
+    pixel is known there keep it. Returns the completed images (contiguous); ``x`` is not modified.
+    Which positions are drawn is read to the host once, so a GPU is never waited for inside the loop.
+    :func:`iter_rows_cached` is the same, row by row.
+    """
+    images = x
+    for _, images in iter_rows_cached(model, x, missing, draw, progress):  # noqa: B007 (the last rows are the result)
+        pass
+    return images.contiguous()
