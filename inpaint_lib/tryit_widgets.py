@@ -103,6 +103,11 @@ class TryIt:
         canvases = w.HBox([w.VBox([w.HTML("<b>your picture</b>: paint the hole with the mouse"), self.input_canvas]),
                            w.VBox([w.HTML("<b>PixelCNN++</b>: click a pixel to look inside"), self.output_canvas])])
         self.widget = w.VBox([controls, canvases, self.others, self.belief_plot])
+        # stable CSS classes, by which a browser finds the panel's parts (tests/test_tryit_browser.py)
+        for part, name in ((self.widget, "panel"), (self.input_canvas, "input"), (self.output_canvas, "output"),
+                           (self.go, "complete"), (self.status, "status"), (self.others, "others"),
+                           (self.belief_plot, "beliefs")):
+            part.add_class(f"tryit-{name}")
         self._load(self.picture.value)
 
     # -- showing ------------------------------------------------------------------------------------------------
