@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaint_lib.pixelcnnpp import receptive_field_map
+from inpaint_lib.pixelcnnpp import PixelCNNpp, receptive_field_map, unseen_context
 from inpaint_lib.pixelcnnpp.original_pixelcnn import MaskedConv2d, PixelCNN, categorical_loss
 
 S = 32
@@ -80,3 +80,20 @@ def test_bad_input():
         PixelCNN(channels=6, num_layers=1, hidden=6)(torch.zeros(1, 1, 8, 8))
     with pytest.raises(ValueError, match="logits"):
         categorical_loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 768, 8, 8))
+
+
+def test_unseen_context_is_the_gradient_picture_at_many_positions_at_once(pixelcnn):
+    """Per position, the earlier pixels whose gradient is exactly zero, as receptive_field_map counts them."""
+    torch.manual_seed(0)
+    plus = PixelCNNpp(nr_resnet=1, nr_filters=8, nr_logistic_mix=2, dropout=0.0).eval()
+    positions = [(0, 0), (15, 15), (16, 16), (15, 3), (31, 31)]
+    for model in (plus, pixelcnn):
+        counts = unseen_context(model, positions, batch_size=2)        # two positions per pass: three passes
+        for (i, j), count in zip(positions, counts.tolist(), strict=True):
+            earlier = torch.arange(S * S).view(S, S) < i * S + j
+            one_by_one = int((earlier & ~(receptive_field_map(model, (i, j)).sum(0) > 0)).sum())
+            assert count == one_by_one, (model.__class__.__name__, (i, j))
+    assert unseen_context(plus, [(15, 15), (16, 16)]).tolist() == [19, 0]  # one block per stage: far pixels missed
+    assert unseen_context(pixelcnn, [(16, 16)]).item() > 0                  # the masked PixelCNN's blind spot
+    with pytest.raises(ValueError, match="outside"):
+        unseen_context(plus, [(32, 0)])

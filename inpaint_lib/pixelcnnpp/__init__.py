@@ -33,7 +33,7 @@ from .likelihood import (
     mixture_parameters,
 )
 from .model import DIAGRAM_UNITS, PixelCNNpp
-from .receptive_field import receptive_field_map
+from .receptive_field import receptive_field_map, unseen_context
 from .sampling import SAMPLERS, quantize, sample, sample_from_discretized_mix_logistic
 from .trainer import (
     PRESETS,
@@ -52,7 +52,8 @@ __all__ = [
     "channel_log_probs",
     "mixture_parameters", "bits_per_dim", "sample_from_discretized_mix_logistic", "quantize", "sample",
     "receptive_field_map", "inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "best_of_n",
-    "BestOfN", "SAMPLERS", "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
+    "unseen_context", "BestOfN", "SAMPLERS",
+    "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
     "DownRightShiftedConvTranspose2d", "NIN", "GatedResNet", "concat_elu", "down_shift", "right_shift",
     "image_and_border", "PixelCNNppConfig", "PixelCNNppTrainer", "PRESETS", "make_config", "train", "load_trainer",
     "load_model", "load_or_train",
