@@ -9,12 +9,15 @@ only the missing region is ever scored, with the metrics of :mod:`inpaint_lib.me
   stored in a fixed shuffled order, so the first N are a fair subset), the mean of every metric;
 - :func:`complete` and :func:`score`: ``n`` completions of the *same* images from each method, as
   the course's last notebook compares them: the metrics averaged over images and completions,
-  their sharpness (is the method blurry?), the diversity of the completions, and, given a
-  PixelCNN++, the conditional likelihood of each completion's missing region under it;
+  their sharpness (is the method blurry? the median over images and completions), the diversity
+  of the completions, and, given a PixelCNN++, the conditional likelihood of each completion's
+  missing region under it;
 - :class:`ResultsTable` and :func:`results_path`: the rows the notebooks add to and show.
 
 Means over images follow one rule (:class:`_Means`): an image without a value for a metric (NaN:
-SSIM when no whole window of it is missing) is left out of that metric's mean.
+SSIM when no whole window of it is missing) is left out of that metric's mean. Sharpness, a ratio
+per image that explodes where the true region is nearly flat, is summarised by its median instead
+(:func:`inpaint_lib.metrics.median_over_images`, which says why).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import torch
 
 from .data import make_loader
 from .masks import apply_mask, check_mask, composite, get_mask
-from .metrics import all_metrics, diversity, sharpness
+from .metrics import all_metrics, diversity, median_over_images, sharpness
 from .utils import REPO_ROOT, atomic_write, full_float32, host_float64, progress_bar, storable_dtype, synchronize
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -163,11 +166,14 @@ def complete(method: Method, images: torch.Tensor, mask: torch.Tensor | str = "l
 @torch.no_grad()
 def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | str = "lower_half",
           density_model: torch.nn.Module | None = None) -> dict[str, float]:
-    """Scores of ``completions`` of ``images``, each a mean over images and the n completions (:class:`_Means`).
+    """Scores of ``completions`` of ``images``, each a mean over images and the n completions (:class:`_Means`),
+    sharpness their median.
 
     Returns ``l1_x100, l1_255, mse, psnr, ssim`` (:func:`inpaint_lib.metrics.all_metrics` of every
-    completion), ``sharpness`` (:func:`inpaint_lib.metrics.sharpness`: 1 is as detailed as the truth,
-    blur is below 1), ``diversity`` (:func:`inpaint_lib.metrics.diversity`; only with n >= 2),
+    completion), ``sharpness`` (the median over images and completions of
+    :func:`inpaint_lib.metrics.sharpness`, :func:`inpaint_lib.metrics.median_over_images`: 1 is as
+    detailed as the truth, blur is below 1, noise above), ``diversity``
+    (:func:`inpaint_lib.metrics.diversity`; only with n >= 2),
     ``bpd_under_pixelcnnpp`` (with ``density_model``: the conditional bits/dim of the completions'
     missing region given the true known region, :func:`inpaint_lib.pixelcnnpp.score_completions`)
     and ``seconds_per_image``.
@@ -177,10 +183,11 @@ def score(completions: Completions, images: torch.Tensor, mask: torch.Tensor | s
     if samples.dim() != 5 or samples.shape[1:] != images.shape:
         raise ValueError(f"completions {tuple(samples.shape)} do not belong to images {tuple(images.shape)}; "
                          "pass the images they were made from")
-    means = _Means()
+    means, sharp = _Means(), []
     for sample in samples:
-        means.add({**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)})
-    result = means.means()
+        means.add(all_metrics(sample, images, mask))
+        sharp.append(sharpness(sample, images, mask))
+    result = {**means.means(), "sharpness": median_over_images(torch.cat(sharp))}
     if len(samples) >= 2:
         result["diversity"] = host_float64(diversity(samples, mask)).mean().item()
     if density_model is not None:

@@ -66,6 +66,16 @@ def test_pixelcnnpp_completions_differ_and_are_scored_under_the_model():
     assert math.isfinite(scores["ssim"])
 
 
+def test_score_reports_the_median_sharpness_over_images_and_completions_which_a_flat_truth_cannot_sway():
+    x, mask = images(5), lower_half()
+    x[0, :, 16:] = 0.25                                   # one true lower half without any detail
+    noisy = Completions(torch.stack([x + 0.05 * images(5, seed=1), x + 0.05 * images(5, seed=2)]).clamp(-1, 1), 0.0)
+    per_image = torch.cat([metrics.sharpness(sample, x, mask) for sample in noisy.samples])
+    assert per_image.max() > 1e6                          # the flat truth's ratio explodes; the mean with it
+    assert score(noisy, x, mask)["sharpness"] == metrics.median_over_images(per_image)
+    assert 0 < score(noisy, x, mask)["sharpness"] < 1.2
+
+
 def test_bad_inputs_fail_with_one_clear_line():
     x = images(2)
     with pytest.raises(ValueError, match="the mask leaves nothing missing; a completion fills missing pixels"):

@@ -142,3 +142,27 @@ def test_sharpness_is_one_for_the_truth_below_one_for_a_blur_and_zero_for_a_flat
     changed = truth.clone()
     changed[:, :, :16] = 0
     assert torch.equal(sharpness(changed, truth, mask), sharpness(truth, truth, mask))
+
+
+def test_median_over_images_leaves_out_nan_and_takes_the_middle_of_an_even_count():
+    from inpaint_lib.metrics import median_over_images
+    assert median_over_images(torch.tensor([3.0, 1.0, float("nan"), 2.0])) == 2.0
+    assert median_over_images(torch.tensor([4.0, 1.0, 2.0, 3.0])) == 2.5
+    assert math.isnan(median_over_images(torch.tensor([float("nan")])))
+    assert median_over_images(torch.tensor([1e12, 1.0, 0.9])) == 1.0        # one flat truth does not decide it
+
+
+def test_the_median_sharpness_of_draws_from_the_truths_own_distribution_is_one_and_the_mean_is_not():
+    # truth and completion drawn independently from the same distribution: how much texture an image
+    # has varies (a random scale each), so the per-image ratio A / B is above 1 half the time (its
+    # median is 1) but its mean is far above 1 (E[A / B] = E[A] E[1 / B] > 1, and nearly flat truths,
+    # B close to 0, make it explode)
+    from inpaint_lib.metrics import median_over_images, sharpness
+    g = torch.Generator().manual_seed(0)
+    n = 4000
+    truth = torch.randn(n, 3, 32, 32, generator=g) * torch.rand(n, 1, 1, 1, generator=g) ** 4
+    drawn = torch.randn(n, 3, 32, 32, generator=g) * torch.rand(n, 1, 1, 1, generator=g) ** 4
+    ratios = sharpness(drawn, truth, lower_half())
+    assert (ratios > 1).double().mean() == pytest.approx(0.5, abs=0.03)
+    assert abs(math.log(median_over_images(ratios))) < 0.3
+    assert ratios.double().mean() > 10

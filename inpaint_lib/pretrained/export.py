@@ -7,9 +7,9 @@ evaluation (:func:`inpaint_lib.evaluation.complete` and :func:`~inpaint_lib.eval
 - PixelCNN++: bits/dim of whole images and conditional bits/dim of the lower half given the upper
   (:func:`figures_of_likelihood`), both with the float32 weights and with the 16-bit ones the
   package ships (what the storage costs); a sweep of sampling temperatures (:func:`figures_of_completions`
-  at each: L1, PSNR, SSIM, sharpness, diversity of drawn lower halves and their bits/dim under the
-  model), and the recommended temperature: the one whose completions have the truth's local detail
-  (sharpness closest to 1);
+  at each: L1, PSNR, SSIM, sharpness (the median over images, :func:`~inpaint_lib.metrics.median_over_images`),
+  diversity of drawn lower halves and their bits/dim under the model), and the recommended
+  temperature: the one whose completions have the truth's local detail (sharpness closest to 1);
 - Pix2Pix: the completions' L1, PSNR, SSIM and sharpness, and their diversity when the generator
   has dropout (kept on, as the study's only noise).
 
@@ -100,8 +100,25 @@ def _method(model: nn.Module, family: str, config: dict, temperature: float):
     return inpainting_method(model, dropout=bool(config.get("use_dropout")))
 
 
+def _median_standard_error(v: torch.Tensor) -> float:
+    """A distribution-free standard error of the median of ``v`` (1-D, no NaN): its 95 % interval / 3.92.
+
+    The order statistics of ranks ``n/2 -+ 1.96 sqrt(n)/2`` (the normal approximation of
+    Bin(n, 1/2)) bracket the median with about 95 % probability whatever the distribution; the
+    interval between them is about 2 x 1.96 standard errors wide.
+    """
+    n = len(v)
+    if n < 2:
+        return 0.0
+    ordered = v.sort().values
+    half = 1.96 * math.sqrt(n) / 2
+    low, high = max(0, math.floor(n / 2 - half)), min(n - 1, math.ceil(n / 2 + half) - 1)
+    return ((ordered[high] - ordered[low]) / 3.92).item()
+
+
 def _spread(samples: torch.Tensor, images: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
-    """The standard error of each metric's mean over images and completions (for the check's tolerance)."""
+    """The standard error of each figure over images and completions (for the check's tolerance): that of
+    the mean for the means, of the median for sharpness (:func:`~inpaint_lib.metrics.median_over_images`)."""
     values: dict[str, list[torch.Tensor]] = {}
     for sample in samples:
         for name, v in {**all_metrics(sample, images, mask), "sharpness": sharpness(sample, images, mask)}.items():
@@ -110,7 +127,10 @@ def _spread(samples: torch.Tensor, images: torch.Tensor, mask: torch.Tensor) -> 
     for name, parts in values.items():
         v = torch.cat(parts)
         v = v[~torch.isnan(v)]
-        out[name] = (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
+        if name == "sharpness":
+            out[name] = _median_standard_error(v)
+        else:
+            out[name] = (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
     return out
 
 
@@ -141,7 +161,11 @@ def figures_of_completions(model: nn.Module, family: str, config: dict, images: 
 
 
 def recommended_temperature(sweep: list[dict]) -> float:
-    """The temperature whose completions are as detailed as the truth: sharpness closest to 1."""
+    """The temperature whose completions are as detailed as the truth: sharpness closest to 1.
+
+    Sharpness is the median over images (:func:`inpaint_lib.evaluation.score`): exactly 1 for completions
+    drawn from the true conditional distribution (:func:`~inpaint_lib.metrics.median_over_images`).
+    """
     return min(sweep, key=lambda row: abs(row["sharpness"] - 1.0))["temperature"]
 
 
