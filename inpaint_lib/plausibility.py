@@ -64,8 +64,8 @@ from torch import nn
 
 from .masks import broadcast_mask, check_mask, composite, get_mask
 
-__all__ = ["Classifier", "two_sample_test", "two_sample_tests", "control_completions", "binomial_summary",
-           "CONTROLS"]
+__all__ = ["Classifier", "two_sample_test", "two_sample_tests", "control_completions", "control_method",
+           "binomial_summary", "CONTROLS"]
 
 # the controls of :func:`control_completions`, in the order they are reported
 CONTROLS = ("truth", "mean colour of the known region", "noise around the known mean colour")
@@ -284,3 +284,19 @@ def two_sample_tests(images: torch.Tensor, completions: dict, mask: torch.Tensor
         raise ValueError(f"method names {sorted(clash)} are the names of controls; rename them")
     named.update(completions)
     return {name: two_sample_test(images, filled, mask, seed, **settings) for name, filled in named.items()}
+
+
+def control_method(name: str, seed: int = 0):
+    """One of :data:`CONTROLS` as an inpainting method ``method(masked_images, mask) -> prediction``.
+
+    So that a control is scored like any method (:func:`inpaint_lib.evaluation.complete`): each call
+    fills the missing pixels from the known ones it is given, and the noise control draws fresh noise
+    on every call (seeds ``seed``, ``seed + 1``, ...), so its completions of one image differ.
+    """
+    if name not in CONTROLS:
+        raise ValueError(f"unknown control {name!r}; choose one of {', '.join(map(repr, CONTROLS))}")
+    calls = iter(range(seed, seed + 10 ** 9))
+
+    def method(masked_images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return control_completions(masked_images, mask, seed=next(calls))[name]
+    return method

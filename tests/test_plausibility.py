@@ -111,3 +111,18 @@ def test_bad_inputs_fail_with_one_clear_line(images, call, message):
     with pytest.raises(ValueError, match=message) as err:
         call(images[:64])
     assert "\n" not in str(err.value)
+
+
+def test_a_control_as_a_method_fills_from_the_known_pixels_and_draws_fresh_noise_each_call():
+    from inpaint_lib.masks import apply_mask, get_mask
+    from inpaint_lib.plausibility import CONTROLS, control_method
+
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    mask = get_mask("lower_half")
+    noise = control_method(CONTROLS[2], seed=1)
+    first, second = noise(apply_mask(images, mask), mask), noise(apply_mask(images, mask), mask)
+    assert not torch.equal(first[..., 16:, :], second[..., 16:, :])
+    flat = control_method(CONTROLS[1])(apply_mask(images, mask), mask)
+    assert torch.allclose(flat[..., 16:, :].mean(dim=(2, 3)), images[..., :16, :].mean(dim=(2, 3)), atol=1e-6)
+    with pytest.raises(ValueError, match="unknown control 'blur'"):
+        control_method("blur")

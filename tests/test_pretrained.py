@@ -154,3 +154,11 @@ def test_the_package_folder_holds_nothing_but_cards_weights_and_code():
     stray = [p.name for p in FOLDER.iterdir()
              if p.suffix not in (".py", ".pt", ".json") and p.name != "__pycache__"]
     assert not stray, stray
+
+
+def test_the_recommended_temperature_is_chosen_on_images_no_reported_figure_uses():
+    figures = pretrained.card("pixelcnnpp")["figures"]
+    start = int(figures["temperature_sweep_images"].removeprefix(f"{figures['split']}[").removesuffix(":]"))
+    reported = max(figures["completions"]["n_images"], figures["completions_at_recommended_temperature"]["n_images"])
+    assert start >= reported, f"the sweep's images ({figures['temperature_sweep_images']}) overlap the reported ones"
+    assert start + figures["temperatures"][0]["n_images"] == figures["likelihood"]["n_images"]

@@ -39,7 +39,8 @@ from ..utils import REPO_ROOT, atomic_write, describe_machine, full_float32, hos
 from .registry import FOLDER, RECIPES, card_path, family_trainer, sha256, upcast_into, weights_path
 
 __all__ = ["TERMS", "STORAGE_DTYPE", "TEMPERATURES", "to_storage", "figures_of_likelihood", "figures_of_completions",
-           "recommended_temperature", "check_tolerances", "measure_check", "training_curve", "export"]
+           "temperature_sweep", "recommended_temperature", "check_tolerances", "measure_check", "training_curve",
+           "export"]
 
 STORAGE_DTYPE = torch.float16
 TEMPERATURES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7)
@@ -160,6 +161,18 @@ def figures_of_completions(model: nn.Module, family: str, config: dict, images: 
     return result
 
 
+def temperature_sweep(model: nn.Module, family: str, config: dict, images: torch.Tensor, sweep_images: int,
+                      reported_images: int) -> list[dict]:
+    """:func:`figures_of_completions` (2 each) at every one of :data:`TEMPERATURES`, on the **last** ``sweep_images``
+    of the split: the temperature is chosen on images that no reported figure (the first ``reported_images``, the
+    check's) uses, so the figures at the chosen temperature are not fitted to it."""
+    if sweep_images + reported_images > len(images):
+        raise ValueError(f"{len(images)} held-out images cannot hold a sweep of {sweep_images} apart from the "
+                         f"{reported_images} reported; lower sweep_images or completion_images")
+    return [figures_of_completions(model, family, config, images[len(images) - sweep_images:], 2, t)
+            for t in TEMPERATURES]
+
+
 def recommended_temperature(sweep: list[dict]) -> float:
     """The temperature whose completions are as detailed as the truth: sharpness closest to 1.
 
@@ -271,9 +284,10 @@ def export(name: str, run_dir: str | Path | None = None, folder: str | Path | No
         storage.update(bpd_float32=exact["bpd"], bpd_stored=figures["likelihood"]["bpd"],
                        cost_bpd=figures["likelihood"]["bpd"] - exact["bpd"],
                        conditional_cost_bpd=figures["likelihood"]["conditional_bpd"] - exact["conditional_bpd"])
-        say(f"{name}: temperature sweep {TEMPERATURES} on {sweep_images} images")
-        figures["temperatures"] = [figures_of_completions(shipped, family, config, images[:sweep_images], 2, t)
-                                   for t in TEMPERATURES]
+        say(f"{name}: temperature sweep {TEMPERATURES} on the last {sweep_images} images, which no figure reports")
+        reported = max(completion_images, (check_images or CHECK_IMAGES)["completions"])
+        figures["temperatures"] = temperature_sweep(shipped, family, config, images, sweep_images, reported)
+        figures["temperature_sweep_images"] = f"{split}[{len(images) - sweep_images}:]"
         temperature = recommended_temperature(figures["temperatures"])
         say(f"{name}: completions of {completion_images} images at T = 1 and T = {temperature}")
         figures["completions"] = figures_of_completions(shipped, family, config, images[:completion_images], 2)
