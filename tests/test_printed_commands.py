@@ -43,7 +43,7 @@ SMALL = {
     # the seed and full presets are the study's network (53.7 M parameters): a small one of the same preset here
     "05_train_pixelcnnpp": {"epochs": 0.008, "n_complete": 2, "n_test": 500,
                             "overrides": {"nr_resnet": 1, "nr_filters": 32, "eval_images": 100, "log_every": 2}},
-    "06_inpainting": {"n_images": 32},
+    "06_inpainting": {"n_images": 32, "n_plausibility": 400},
 }
 
 
