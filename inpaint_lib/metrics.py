@@ -11,11 +11,13 @@ exception: report its median (:func:`median_over_images`, which says why).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from .masks import broadcast_mask
-from .utils import host_float64
+from .utils import to_host
 
 __all__ = [
     "l1_x100", "l1_255", "mse", "psnr", "ssim", "METRICS", "all_metrics", "diversity", "sharpness",
@@ -175,6 +177,8 @@ def median_over_images(values: torch.Tensor) -> float:
       their truth's local detail (and ``P(r_b > 1)``, the share of completions busier than their
       truth, is 1/2 exactly when the median is 1).
     """
-    values = host_float64(values).flatten()
-    values = values[~values.isnan()]
-    return torch.quantile(values, 0.5).item() if values.numel() else float("nan")
+    present = sorted(v for v in to_host(values).flatten().tolist() if not math.isnan(v))  # Python floats: float64
+    if not present:
+        return float("nan")
+    middle = len(present) // 2
+    return present[middle] if len(present) % 2 else (present[middle - 1] + present[middle]) / 2

@@ -39,7 +39,7 @@ SMALL = {
     "01_masking_and_baselines": {"n_eval": 2000},
     "02_unet": {"max_steps": 100, "ngf": 32, "n_eval": 500},
     "03_pix2pix": {"max_steps": 60, "batch_size": 32, "ngf": 32, "ndf": 32, "n_eval": 500},
-    "04_pixelcnnpp_likelihood": {"max_steps": 20, "eval_every": 10, "eval_images": 100, "n_samples": 2},
+    "04_pixelcnnpp_likelihood": {"max_steps": 40, "eval_every": 20, "eval_images": 100, "n_samples": 2},
     # the seed and full presets are the study's network (53.7 M parameters): a small one of the same preset here
     "05_train_pixelcnnpp": {"epochs": 0.008, "n_complete": 2, "n_test": 500,
                             "overrides": {"nr_resnet": 1, "nr_filters": 32, "eval_images": 100, "log_every": 2}},
