@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
+from browser import REQUIRED, free_port, need_chromium
 from inpaint_lib.course import site, site_check
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "runs" / "site"
-REQUIRED = os.environ.get("INPAINT_REQUIRE_SITE") == "1"
 
 
 def _page(path: Path, body: str) -> None:
@@ -159,30 +158,15 @@ def test_a_missing_site_and_a_port_in_use_are_one_line_each(tmp_path):
         holder.close()
 
 
-def _need_chromium():
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return
-    if REQUIRED:
-        pytest.fail("INPAINT_REQUIRE_SITE=1 but chromium or chromedriver is missing (apt-get install chromium "
-                    "chromium-driver)")
-    pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_the_browser_check_catches_a_broken_image_and_a_console_error(tmp_path):
-    _need_chromium()
+    need_chromium()
     _page(tmp_path / "index.html", "<p>fine</p>")
     _page(tmp_path / "bad.html", '<img src="nothing.png"><script>console.error("boom")</script>')
     (tmp_path / "nothing.png").write_bytes(b"not a png")
     with pytest.raises(site_check.SiteCheckError,
                        match=re.escape("1 of 2 pages failed in Chromium; first bad.html: image does not decode")):
-        site_check.check_site(tmp_path, _free_port(), log=lambda *a: None)
+        site_check.check_site(tmp_path, free_port(), log=lambda *a: None)
 
 
 @pytest.mark.slow
@@ -192,7 +176,7 @@ def test_the_built_site_passes_in_headless_chromium():
         if REQUIRED:
             pytest.fail(f"INPAINT_REQUIRE_SITE=1 but {SITE} holds no built site: run `make site` first")
         pytest.skip(f"no built site in {SITE} (make site)")
-    _need_chromium()
+    need_chromium()
     port = int(os.environ.get("INPAINT_SITE_PORT", site_check.DEFAULT_PORT))
     report = site_check.check_site(SITE, port)
     assert report["pages"] >= 7 + 7 + 7 + 1, "the lectures, exercises, solutions and the landing page"

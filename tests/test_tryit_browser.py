@@ -19,9 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,10 +28,11 @@ from pathlib import Path
 
 import pytest
 
+from browser import free_port, need_chromium
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "07_try_it.ipynb"
 SHOTS = REPO / "runs" / "tryit-browser"
-REQUIRED = os.environ.get("INPAINT_REQUIRE_SITE") == "1"
 CANVAS = 320                                    # inpaint_lib.tryit_widgets.CANVAS: canvas pixels per side
 STROKE_Y, STROKE_X = 200, range(40, 281, 20)    # a horizontal stroke across the picture, in canvas pixels
 LOOK_AT = (165, 205)                            # a canvas point on the stroke: image pixel (20, 16), in the hole
@@ -67,21 +66,6 @@ _PIXEL = """
 const [canvas, x, y] = arguments;
 return Array.from(canvas.getContext("2d").getImageData(x, y, 1, 1).data);
 """
-
-
-def _need_chromium():
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return
-    if REQUIRED:
-        pytest.fail("INPAINT_REQUIRE_SITE=1 but chromium or chromedriver is missing (apt-get install chromium "
-                    "chromium-driver)")
-    pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _notebook_copy(folder: Path, run_dir: Path) -> Path:
@@ -145,13 +129,13 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server holding a copy of notebook 07: yields (the notebook's URL, the server's log)."""
-    _need_chromium()
+    need_chromium()
     pytest.importorskip("ipywidgets")
     pytest.importorskip("ipycanvas")
     root = tmp_path / "lab"
     root.mkdir()
     notebook = _notebook_copy(root, tmp_path / "run")
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "IPYTHONDIR": str(tmp_path / "ipython")}
     for name in ("INPAINT_STATIC", "MPLBACKEND"):           # the live panel, and the notebook's inline figures
