@@ -68,6 +68,7 @@ def test_export_stores_the_average_in_16_bits_and_load_gives_it_back(tiny_export
     assert {v.dtype for v in stored.values() if v.is_floating_point()} == {STORAGE_DTYPE}
     assert model_card["weights"]["bytes"] == weights_path(name, folder).stat().st_size
     assert model_card["training"]["steps"] == 4 and model_card["data"]["train_images"] in (48, 64)
+    assert [(leg["first_step"], leg["last_step"]) for leg in model_card["training"]["legs"]] == [(0, 4)]
     cls, config = config_from_command(model_card["command"])
     assert cls.kind == family and config.to_dict() == model_card["config"]
 

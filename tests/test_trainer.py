@@ -13,7 +13,8 @@ import torch
 
 import inpaint_lib.training.trainer as trainer_module
 from inpaint_lib.data import save_split
-from inpaint_lib.training import TrainConfig, Trainer, read_log
+from inpaint_lib.training import CHECKPOINT_NAME, TrainConfig, Trainer, read_log, save_checkpoint
+from inpaint_lib.training.checkpoint import load_checkpoint
 
 
 @dataclass
@@ -163,3 +164,30 @@ def test_more_processes_than_gpus_fails_in_one_line(toy_root, tmp_path, monkeypa
     config = make_config("demo", dataset="cifar10", data_root=str(toy_root), run_dir=str(tmp_path), device="cuda")
     with pytest.raises(ValueError, match=r"more processes on this machine than it has GPUs \(1\); use --nproc"):
         PixelCNNppTrainer.train(config)
+
+
+def test_each_process_that_trains_a_run_is_one_leg_in_its_checkpoint(toy_root, tmp_path):
+    first = ToyTrainer(toy(toy_root, tmp_path, threads=1))
+    first.fit(steps=2)
+    first.load_state_dict(first.state_dict())  # what the compile warm-up does to undo its step
+    first.fit(steps=1)  # the same process goes on: the same leg
+    first.save()
+    resumed = ToyTrainer(toy(toy_root, tmp_path, resume=True, threads=2))
+    resumed.fit()
+    legs = load_checkpoint(tmp_path / CHECKPOINT_NAME)["legs"]
+    assert [(leg["first_step"], leg["last_step"], leg["threads"]) for leg in legs] == [(0, 3, 1), (3, 7, 2)]
+    assert all(leg["device"] == "cpu" and leg["processes"] == 1 and leg["started"] and "bf16" in leg for leg in legs)
+    assert sum(leg["seconds"] for leg in legs) == pytest.approx(resumed.train_seconds, abs=0.1)
+    assert legs[0]["seconds"] == round(first.train_seconds, 1)
+
+
+def test_a_checkpoint_from_before_legs_were_kept_counts_its_past_as_one_leg(toy_root, tmp_path):
+    trainer = ToyTrainer(toy(toy_root, tmp_path))
+    trainer.fit(steps=4)
+    state = trainer.state_dict()
+    del state["legs"]
+    save_checkpoint(tmp_path / CHECKPOINT_NAME, state)
+    ToyTrainer(toy(toy_root, tmp_path, resume=True)).fit()
+    legs = load_checkpoint(tmp_path / CHECKPOINT_NAME)["legs"]
+    assert [(leg["first_step"], leg["last_step"]) for leg in legs] == [(0, 4), (4, 7)]
+    assert legs[0]["note"] == "trained before the run kept its legs" and "threads" not in legs[0]

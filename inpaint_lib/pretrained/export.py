@@ -326,7 +326,7 @@ def export(name: str, run_dir: str | Path | None = None, folder: str | Path | No
                      "train_seconds": round(state.get("train_seconds", float("nan")), 1),
                      "compile_seconds": round(state.get("compile_seconds") or 0.0, 1),
                      "threads": config.get("threads"), "hardware": describe_machine(), "torch": torch.__version__,
-                     "python": platform.python_version()},
+                     "python": platform.python_version(), "legs": state.get("legs", [])},
         "figures": figures,
         "curve": training_curve(run_dir),
         "storage": storage,

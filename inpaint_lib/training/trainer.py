@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import math
 import os
 import shutil
@@ -48,7 +49,15 @@ import torch
 from torch import nn
 
 from .. import data
-from ..utils import REPO_ROOT, native_bf16, pick_device, progress_bar, seed_everything, set_cpu_threads
+from ..utils import (
+    REPO_ROOT,
+    describe_machine,
+    native_bf16,
+    pick_device,
+    progress_bar,
+    seed_everything,
+    set_cpu_threads,
+)
 from .checkpoint import check_config, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .ema import EMA
@@ -185,6 +194,8 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0  # training wall time so far, over every resumption (compiling included)
         self.compile_seconds = 0.0  # of which compiling, in the warm-up step of each fit
+        self.legs: list[dict] = []  # one entry per process that trained this run: steps, seconds, machine
+        self._leg_seconds_before: float | None = None  # train_seconds when this process's leg began
         self._loader = None
         self._test_images = None
         self.compiled = self.decide_compile()
@@ -437,6 +448,8 @@ class Trainer:
                 print(f"{self.kind}: no checkpoint in {self.run_dir} to resume: starting a new run", flush=True)
         end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
         log = CSVLog(self.run_dir / LOG_NAME, self.columns, resume_step=self.step) if self.is_main else None
+        if self.step < end and self._leg_seconds_before is None:
+            self._begin_leg()
         if self.compiled and self.step < end:
             seconds = self.warm_up(next(self.batches()))
             self.compile_seconds += seconds
@@ -513,11 +526,37 @@ class Trainer:
         torch.distributed.broadcast(clock, src=0)
         return struct.unpack("<d", struct.pack("<q", clock.item()))[0]
 
+    # ---- the run's legs -------------------------------------------------------------------------
+    def _begin_leg(self) -> None:
+        """Start this process's entry in :attr:`legs` (a run stopped and resumed is trained in legs).
+
+        A checkpoint written before legs were kept gets one first entry for everything before it.
+        """
+        if not self.legs and self.step > 0:
+            self.legs.append({"first_step": 0, "last_step": self.step, "seconds": round(self.train_seconds, 1),
+                              "note": "trained before the run kept its legs"})
+        machine = describe_machine()
+        self.legs.append({"first_step": self.step, "last_step": self.step, "seconds": 0.0,
+                          "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                          "device": machine.get("gpu") if self.device.type != "cpu" else "cpu",
+                          "threads": torch.get_num_threads(), "processes": self.world_size,
+                          "bf16": self.use_amp,
+                          "cpu": f"{machine['cpu_model']}, {machine['cpu_count']} cores",
+                          "torch": str(torch.__version__)})
+        self._leg_seconds_before = self.train_seconds
+
+    def _current_legs(self) -> list[dict]:
+        """:attr:`legs`, this process's entry brought up to the present step and training time."""
+        if self._leg_seconds_before is not None:
+            self.legs[-1].update(last_step=self.step,
+                                 seconds=round(self.train_seconds - self._leg_seconds_before, 1))
+        return [dict(leg) for leg in self.legs]
+
     # ---- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = {"kind": self.kind, "config": self.config.to_dict(), "step": self.step,
                  "train_seconds": self.train_seconds, "compile_seconds": self.compile_seconds,
-                 "total_steps": self.total_steps,
+                 "total_steps": self.total_steps, "legs": self._current_legs(),
                  "networks": {name: net.state_dict() for name, net in self.networks().items()},
                  "optimizers": [o.state_dict() for o in self.optimizers],
                  "schedulers": [s.state_dict() for s in self.schedulers],
@@ -551,6 +590,7 @@ class Trainer:
         state = load_checkpoint(path)
         self.check_checkpoint(state, path)
         check_config(state["config"], self.config.to_dict(), self.checked_keys, what=f"checkpoint {path}")
+        self._leg_seconds_before = None  # what trains from here on is a new leg (a warm-up's undo is not)
         return self.load_state_dict(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> Trainer:
@@ -565,6 +605,7 @@ class Trainer:
             self.ema.load_state_dict(state.get("ema") or {"weights": self.model.state_dict()})
         self.step, self.train_seconds = state["step"], state["train_seconds"]
         self.compile_seconds = state.get("compile_seconds", 0.0)
+        self.legs = [dict(leg) for leg in state.get("legs", [])]
         self.load_extra_state(state["extra"])
         saved = state["rng"]
         set_rng_state(saved[self.rank] if isinstance(saved, list) else saved)
