@@ -238,10 +238,16 @@ class _QuietBar(tqdm):
     output, and a site built from the notebook (myst-nb merges a cell's streams, one line each)
     shows every one, so a bar that drew ``0%`` at its start and cleared itself at its end
     (``leave=False``) left a frozen ``0%`` line behind. This bar draws nothing in its first
-    :data:`QUIET_REFRESH_S` seconds (``delay``), then at most once per :data:`QUIET_REFRESH_S`, and
-    ends on one complete line when ``leave`` is True or when it has drawn anything; a
+    :data:`QUIET_REFRESH_S` seconds (``delay``), then with an interval that doubles after every
+    redraw (5, 10, 20, 40 s, ...: a bar of T seconds leaves about log2(T / 5) lines, ten for an
+    hour), and ends on one complete line when ``leave`` is True or when it has drawn anything; a
     ``leave=False`` bar that finishes within the delay writes nothing at all.
     """
+
+    def display(self, *args, **kwargs):
+        shown = super().display(*args, **kwargs)
+        self.mininterval *= 2
+        return shown
 
     def close(self) -> None:
         if not self.disable and hasattr(self, "last_print_t"):
@@ -256,8 +262,8 @@ def progress_bar(total: float, desc: str, unit: str = "step", initial: float = 0
     """A tqdm bar that redraws often in a terminal and every few seconds anywhere else.
 
     In a notebook executed by papermill or nbval, or written to a log, each redraw stays in the
-    output: the bar then waits :data:`QUIET_REFRESH_S` seconds before its first redraw, redraws at
-    most once every :data:`QUIET_REFRESH_S` seconds, and ends on one final line (none for a short
+    output: the bar then waits :data:`QUIET_REFRESH_S` seconds before its first redraw, redraws ever
+    less often (the interval doubles each time), and ends on one final line (none for a short
     ``leave=False`` bar), so a quick loop leaves at most that line and no frozen ``0%``.
     ``unit_scale`` shows large counts with SI prefixes (``unit="B"``: kB, MB, GB).
     """
