@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import venv
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["SUPPORTED_PYTHONS", "PLATFORMS", "UNSUPPORTED_PLATFORMS", "UV_VERSION", "check_python", "check_platform",
@@ -163,10 +162,11 @@ def check_lock(lock: Path = LOCK, uv: str | None = None) -> int:
         return result
 
     unexpected = 0
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        # the resolutions wait on the package index, not the CPU: all at once
-        results = pool.map(resolve, cases, [Path(tmp) / f"{i}.txt" for i in range(len(cases))])
-        for (row, tag, _, (major, minor), should_resolve), result in zip(cases, results, strict=True):
+    with tempfile.TemporaryDirectory() as tmp:
+        # one after another: uv holds a lock on its cache, so resolutions started together wait for each other
+        for i, case in enumerate(cases):
+            row, tag, _, (major, minor), should_resolve = case
+            result = resolve(case, Path(tmp) / f"{i}.txt")
             resolved = result.returncode == 0
             ok = resolved == should_resolve
             unexpected += not ok
