@@ -208,23 +208,48 @@ def _label(module: nn.Module) -> str:
 
 
 def draw_network(model: nn.Module, example: torch.Tensor, units: tuple[type, ...] = (nn.Conv2d, nn.ConvTranspose2d),
-                 title: str | None = None):
+                 title: str | None = None, stream=None):
     """A diagram of ``model`` from one forward pass of ``example`` (:func:`trace_network`): returns the figure.
 
     One box per unit, left to right in the order they run, at the height of its output's
     resolution (the finest at the top, so an encoder-decoder draws as a U); each box shows the
     unit and its output channels and size. Arrows show the data flow: straight from a unit to the
     next one that reads it, curved (a **skip connection**) from a unit to a later one that reads it
-    past others.
+    past others; a longer skip arcs higher, so nested skips nest.
+
+    ``stream``: for a network of two streams (PixelCNN++), a function of a unit's name giving
+    ``"u"`` or ``"ul"`` (anything else: drawn between them). The u stream is drawn above the ul
+    stream, in blue and orange, and a ul unit that runs right after a u unit at the same
+    resolution shares its column, so the diagram is half as wide.
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     nodes = trace_network(model, example, units)
     top = _level(tuple(example.shape[1:]))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.62 * (len(nodes) + 2)), 1.0 + 0.75 * (top + 1)))
-    where = {-1: (-1.0, _level(tuple(example.shape[1:])))}
+    bottom = min([top] + [_level(node.output_shape) for node in nodes])  # the coarsest resolution drawn
+    lane_of = {"u": 0.25, "ul": -0.25} if stream else {}
+    half = 0.21 if stream else 0.3                  # half a box's height
+    where = {-1: (-1.0, top)}                        # unit -> (column, height); -1 the input
+    column, lanes_in_column = -1, set()
     for i, node in enumerate(nodes):
-        where[i] = (float(i), _level(node.output_shape))
+        lane = stream(node.name) if stream else None
+        level = _level(node.output_shape)
+        shares = (lane == "ul" and "u" in lanes_in_column and "ul" not in lanes_in_column
+                  and where[i - 1][1] - lane_of["u"] == level)
+        if not shares:
+            column, lanes_in_column = column + 1, set()
+        lanes_in_column.add(lane)
+        where[i] = (float(column), level + lane_of.get(lane, 0.0))
+    columns = column + 1
+    spans = [abs(where[i][0] - where[j][0]) for i, node in enumerate(nodes) for j in node.inputs]
+    spans = [span for span in spans if span > 1]    # a skip connection passes over at least one column
+
+    def arc_height(span: float) -> float:
+        return 0.3 + 0.045 * span
+
+    rise = arc_height(max(spans)) if spans else 0.0
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * (columns + 2)),
+                                    1.0 + (1.25 if stream else 0.75) * (top - bottom + 1)))
     colours = {"u": "#9ecae1", "ul": "#fdae6b"}
     for key, (x, y) in where.items():
         if key == -1:
@@ -232,25 +257,35 @@ def draw_network(model: nn.Module, example: torch.Tensor, units: tuple[type, ...
         else:
             node = nodes[key]
             label = _label(node.module)
-            stream = label.split("\n")[-1] if "gated" in label else label.split(" ")[0]
-            colour = colours.get(stream, "#c7e9c0" if "deconv" in label else "#bcbddc")
-            text = f"{label}\n{node.output_shape[0]}x{node.output_shape[-1]}"
-        ax.add_patch(FancyBboxPatch((x - 0.42, y - 0.3), 0.84, 0.6, boxstyle="round,pad=0.02", facecolor=colour,
-                                    edgecolor="black", linewidth=0.6))
-        ax.text(x, y, text, ha="center", va="center", fontsize=6)
+            if stream:
+                kind = stream(node.name)
+            else:
+                kind = label.split("\n")[-1] if "gated" in label else label.split(" ")[0]
+            colour = colours.get(kind, "#c7e9c0" if "deconv" in label else "#bcbddc")
+            text = f"{label.replace(chr(10), ' ') if stream else label}\n{node.output_shape[0]}x{node.output_shape[-1]}"
+        ax.add_patch(FancyBboxPatch((x - 0.42, y - half), 0.84, 2 * half, boxstyle="round,pad=0.02",
+                                    facecolor=colour, edgecolor="black", linewidth=0.6))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7)
     skips = 0
     for i, node in enumerate(nodes):
         for j in node.inputs:
             (x0, y0), (x1, y1) = where[j], where[i]
-            skip = i - j > 1
+            skip = x1 - x0 > 1
             skips += skip
-            ax.add_patch(FancyArrowPatch((x0 + 0.42, y0), (x1 - 0.42, y1), arrowstyle="-|>", mutation_scale=7,
-                                         linewidth=0.7, color="tab:red" if skip else "black",
-                                         connectionstyle=f"arc3,rad={-0.25 if skip else 0.0}", alpha=0.8))
-    ax.set_xlim(-1.6, len(nodes) - 0.4)
-    ax.set_ylim(-0.8, top + 0.8)
-    ax.set_yticks([_level((1, 2 ** k)) for k in range(int(top) + 1)])
-    ax.set_yticklabels([f"{2 ** k}x{2 ** k}" for k in range(int(top) + 1)], fontsize=7)
+            if x0 == x1:                             # down within a column: the u unit feeds the ul unit below it
+                start, end, rad = (x0, y0 - half), (x1, y1 + half), 0.0
+            else:
+                start, end = (x0 + 0.42, y0), (x1 - 0.42, y1)
+                # an arc's peak is about rad / 2 of its chord above the chord
+                rad = -2 * arc_height(abs(x1 - x0)) / max(math.dist(start, end), 1.0) if skip else 0.0
+            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=7, linewidth=0.7,
+                                         color="tab:red" if skip else "black",
+                                         connectionstyle=f"arc3,rad={rad}", alpha=0.8))
+    ax.set_xlim(-1.6, columns - 0.4)
+    ax.set_ylim(bottom - 0.6, top + half + rise + 0.1)
+    levels = range(int(bottom), int(top) + 1)
+    ax.set_yticks(list(levels))
+    ax.set_yticklabels([f"{2 ** k}x{2 ** k}" for k in levels], fontsize=8)
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)

@@ -12,7 +12,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 from inpaint_lib import viz  # noqa: E402
 from inpaint_lib.pix2pix import UnetGenerator  # noqa: E402
-from inpaint_lib.pixelcnnpp import DIAGRAM_UNITS, PixelCNNpp  # noqa: E402
+from inpaint_lib.pixelcnnpp import DIAGRAM_UNITS, PixelCNNpp, diagram_stream  # noqa: E402
 
 
 def skips(nodes):
@@ -60,6 +60,17 @@ def test_the_pixelcnnpp_diagram_follows_its_two_streams_and_long_skips():
         assert long, f"{nodes[i].name} takes a kept output of the up pass"
         assert all(nodes[j].output_shape[-1] == nodes[i].input_shape[-1] for j in long)
     assert nodes[-1].output_shape == (20, 32, 32)
+    # drawn on two lanes: a ul unit that runs right after a u unit shares its column, below it
+    fig = viz.draw_network(model, torch.zeros(1, 3, 32, 32), DIAGRAM_UNITS, stream=diagram_stream)
+    boxes = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)][1:]     # the input's first
+    assert [diagram_stream(n.name) for n in nodes] == [stream[i] if nodes[i].name != "nin_out" else "out"
+                                                       for i in range(len(nodes))]
+    columns = {}
+    for node, box in zip(nodes, boxes, strict=True):
+        columns.setdefault(box.get_x(), []).append((diagram_stream(node.name), box.get_y()))
+    assert len(columns) == 15, "two init columns, 12 columns of u and ul units, the 1x1 output"
+    shared = [lanes for lanes in columns.values() if len(lanes) == 2]
+    assert len(shared) == 13 and all(u == "u" and ul == "ul" and yu > yl for (u, yu), (ul, yl) in shared)
 
 
 def test_a_model_without_the_units_asked_for_is_one_line():

@@ -32,7 +32,7 @@ from .likelihood import (
     discretized_mix_logistic_loss,
     mixture_parameters,
 )
-from .model import DIAGRAM_UNITS, PixelCNNpp
+from .model import DIAGRAM_UNITS, PixelCNNpp, diagram_stream
 from .receptive_field import receptive_field_map, unseen_context
 from .sampling import SAMPLERS, quantize, sample, sample_from_discretized_mix_logistic
 from .trainer import (
@@ -48,7 +48,8 @@ from .trainer import (
 
 __all__ = [
     "read_log",
-    "PixelCNNpp", "DIAGRAM_UNITS", "discretized_mix_logistic_loss", "discretized_mix_logistic_log_prob",
+    "PixelCNNpp", "DIAGRAM_UNITS", "diagram_stream", "discretized_mix_logistic_loss",
+    "discretized_mix_logistic_log_prob",
     "channel_log_probs",
     "mixture_parameters", "bits_per_dim", "sample_from_discretized_mix_logistic", "quantize", "sample",
     "receptive_field_map", "inpaint", "inpainting_method", "conditional_bits_per_dim", "score_completions", "best_of_n",

@@ -30,12 +30,22 @@ from .layers import (
     image_and_border,
 )
 
-__all__ = ["PixelCNNpp", "NUM_STAGES", "DIAGRAM_UNITS"]
+__all__ = ["PixelCNNpp", "NUM_STAGES", "DIAGRAM_UNITS", "diagram_stream"]
 
 NUM_STAGES = 3  # resolutions 32, 16, 8
 # the modules a diagram of the network draws as boxes (:func:`inpaint_lib.viz.draw_network`)
 DIAGRAM_UNITS = (GatedResNet, DownShiftedConv2d, DownRightShiftedConv2d, DownShiftedConvTranspose2d,
                  DownRightShiftedConvTranspose2d, NIN)
+
+
+def diagram_stream(name: str) -> str:
+    """The stream of the unit called ``name`` in a diagram: "u" (from above), "ul" (from above and the left), or
+    "out" (the final 1x1 layer). Blocks are named ``up.<stage>.<block>.<0: u, 1: ul>`` (and ``down.``)."""
+    if name == "nin_out":
+        return "out"
+    if name.startswith(("up.", "down.")):
+        return "ul" if name.endswith(".1") else "u"
+    return "ul" if "ul" in name else "u"
 
 
 class PixelCNNpp(nn.Module):
