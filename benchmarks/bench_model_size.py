@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "threads": args.threads, "batches": list(BATCHES), "repeats": args.repeats,
                          "seed": args.seed, "region": "lower half (512 pixels)", "sampler": "fast"},
               "sizes": rows}
-    if args.note is not None:
-        result["note"] = args.note
-    report(RESULTS, result, record=not args.no_record)
+    report(RESULTS, result, record=not args.no_record, note=args.note)
     return result
 
 

@@ -195,9 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if not args.no_profile:
         result["fast_profile"] = profile_fast(model, x, region, args.seed, device)
-    if args.note is not None:
-        result["note"] = args.note
-    report(RESULTS, result, record=not args.no_record)
+    report(RESULTS, result, record=not args.no_record, note=args.note)
     return result
 
 

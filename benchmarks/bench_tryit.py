@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             inpaint(model, image, mask, sampler="naive", generator=torch.Generator().manual_seed(args.seed),
                     temperature=temperature)
             result["naive_whole_s"] = round(time.perf_counter() - began, 3)
-        if args.note is not None:
-            result["note"] = args.note
-        report(RESULTS, result, record=not args.no_record)
+        report(RESULTS, result, record=not args.no_record, note=args.note)
         results.append(result)
     return results
 

@@ -19,8 +19,13 @@ def append_result(path: Path, result: dict) -> None:
         f.write(json.dumps(result) + "\n")
 
 
-def report(path: Path, result: dict, record: bool = True) -> None:
-    """Print ``result`` as one JSON line and, when ``record``, append it to ``path``."""
+def report(path: Path, result: dict, record: bool = True, note: str | None = None) -> None:
+    """Print ``result`` as one JSON line and, when ``record``, append it to ``path``.
+
+    ``note`` (a benchmark's ``--note``: what code or machine state was measured) is recorded as it is.
+    """
+    if note is not None:
+        result["note"] = note
     print(json.dumps(result))
     if record:
         append_result(path, result)
