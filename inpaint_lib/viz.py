@@ -230,14 +230,12 @@ def draw_network(model: nn.Module, example: torch.Tensor, units: tuple[type, ...
     lane_of = {"u": 0.25, "ul": -0.25} if stream else {}
     half = 0.21 if stream else 0.3                  # half a box's height
     where = {-1: (-1.0, top)}                        # unit -> (column, height); -1 the input
-    column, lanes_in_column = -1, set()
+    column, column_level, lanes_in_column = -1, None, set()
     for i, node in enumerate(nodes):
         lane = stream(node.name) if stream else None
         level = _level(node.output_shape)
-        shares = (lane == "ul" and "u" in lanes_in_column and "ul" not in lanes_in_column
-                  and where[i - 1][1] - lane_of["u"] == level)
-        if not shares:
-            column, lanes_in_column = column + 1, set()
+        if not (lane == "ul" and lanes_in_column == {"u"} and column_level == level):  # else: under its u unit
+            column, column_level, lanes_in_column = column + 1, level, set()
         lanes_in_column.add(lane)
         where[i] = (float(column), level + lane_of.get(lane, 0.0))
     columns = column + 1
