@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 29's pilots, then the shipped PixelCNN++'s training, on one CPU thread (the other core stays free).
+# The pilots that chose the shipped PixelCNN++'s network: three networks, 15 minutes each on one CPU thread
+# (the other core stays free).
 #
 # Each pilot trains 15 minutes of wall time on Tiny ImageNet 32 train with the shipped recipe's schedule
 # (linear decay over the last half, warm-up 100 steps, EMA), then is scored on the same first 2,000 val
