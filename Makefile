@@ -62,7 +62,8 @@ exercises: $(STAMP)
 	$(BIN)/python -m inpaint_lib.course.exercises
 
 # The shipped models (inpaint_lib/pretrained/): each trained by its recorded command on Tiny ImageNet 32
-# ($$INPAINT_DATA), then exported with its card. About 3 hours on a 2-core CPU; one model: MODELS=pixelcnnpp.
+# ($$INPAINT_DATA), then exported with its card. About 6 hours on a 2-core CPU (4.5 of them the
+# PixelCNN++'s training, which resumes if run again); one model: MODELS=pixelcnnpp.
 MODELS ?= pixelcnnpp unet_l1 pix2pix_pixelgan pix2pix_patchgan pix2pix_dropout
 pretrained: $(STAMP)
 	for name in $(MODELS); do \

@@ -73,6 +73,14 @@ def test_export_stores_the_average_in_16_bits_and_load_gives_it_back(tiny_export
     assert cls.kind == family and config.to_dict() == model_card["config"]
 
 
+def test_the_list_says_in_how_many_legs_a_model_was_trained(monkeypatch):
+    from inpaint_lib.pretrained import __main__ as cli
+    shipped = json.loads(card_path("unet_l1").read_text())
+    for legs, expected in (([{}], "15 min, "), ([{}, {}, {}], "15 min in 3 legs, ")):
+        monkeypatch.setattr(cli, "card", lambda name, c=dict(shipped, training=dict(shipped["training"], legs=legs)): c)
+        assert expected in cli._summary("unet_l1")
+
+
 def test_the_dropout_generators_completions_differ_and_pixelcnnpp_has_a_temperature(tiny_export):
     _, _, pix2pix_card = tiny_export("pix2pix")
     assert pix2pix_card["figures"]["completions"]["diversity"] > 0          # dropout kept on
