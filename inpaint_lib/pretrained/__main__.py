@@ -22,7 +22,7 @@ def _summary(name: str) -> str:
     c = card(name)
     figures = c["figures"]
     main = figures.get("likelihood", {})
-    legs = len(c["training"].get("legs", [])) or 1
+    legs = len(c["training"].get("legs", []))
     trained = f"{c['training']['train_seconds'] / 60:.0f} min" + (f" in {legs} legs" if legs > 1 else "")
     parts = [f"{c['weights']['bytes'] / 1e6:.1f} MB", trained]
     if main:
